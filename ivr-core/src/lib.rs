@@ -1,0 +1,2 @@
+//! The IVR engine.
+#![forbid(unsafe_code)]

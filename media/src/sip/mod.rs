@@ -1,0 +1,12 @@
+//! SIP (RFC 3261): messages, parsing and stream framing, typed headers, transactions, dialogs,
+//! the user-agent core and digest authentication.
+//!
+//! Folders follow the RFC's layers: syntax ([`message`], [`parse`], [`uri`], [`headers`],
+//! [`framing`]), then [`transaction`], then [`dialog`], with [`endpoint`] as the transaction user
+//! that the async shell drives.
+
+pub mod message;
+pub mod uri;
+
+pub use message::{Header, HeaderName, Headers, Message, Method, Request, Response};
+pub use uri::Uri;
