@@ -204,12 +204,18 @@ impl Headers {
 
     /// The value of the first header called `name` (any case, compact forms accepted).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|h| h.name == *name).map(|h| h.value.as_str())
+        self.0
+            .iter()
+            .find(|h| h.name == *name)
+            .map(|h| h.value.as_str())
     }
 
     /// Every header line called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |h| h.name == *name).map(|h| h.value.as_str())
+        self.0
+            .iter()
+            .filter(move |h| h.name == *name)
+            .map(|h| h.value.as_str())
     }
 
     /// Every comma-separated value of the headers called `name`, in order, respecting quoted
@@ -220,7 +226,10 @@ impl Headers {
 
     /// Appends a header line.
     pub fn push(&mut self, name: &str, value: impl Into<String>) {
-        self.0.push(Header { name: HeaderName::new(name), value: value.into() });
+        self.0.push(Header {
+            name: HeaderName::new(name),
+            value: value.into(),
+        });
     }
 
     /// Replaces every header called `name` with one line carrying `value` (kept at the position
@@ -250,7 +259,13 @@ impl Headers {
 
     /// Inserts a header line before all others (used for a proxy's `Via`).
     pub fn prepend(&mut self, name: &str, value: impl Into<String>) {
-        self.0.insert(0, Header { name: HeaderName::new(name), value: value.into() });
+        self.0.insert(
+            0,
+            Header {
+                name: HeaderName::new(name),
+                value: value.into(),
+            },
+        );
     }
 
     /// All header lines in order.
@@ -416,10 +431,17 @@ mod tests {
         h.push("B", "2");
         h.push("v", "y");
         h.set("via", "z");
-        let names: Vec<_> = h.iter().map(|h| (h.name.as_str().to_string(), h.value.clone())).collect();
+        let names: Vec<_> = h
+            .iter()
+            .map(|h| (h.name.as_str().to_string(), h.value.clone()))
+            .collect();
         assert_eq!(
             names,
-            vec![("A".into(), "1".into()), ("Via".into(), "z".into()), ("B".into(), "2".into())]
+            vec![
+                ("A".into(), "1".into()),
+                ("Via".into(), "z".into()),
+                ("B".into(), "2".into())
+            ]
         );
     }
 }
