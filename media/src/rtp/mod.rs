@@ -15,6 +15,6 @@ pub mod stats;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 pub use packet::{is_rtcp, parse, write, RtpError, RtpHeader};
-
+pub use rtcp::{round_trip, CallMediaStats, RtcpConfig, RtcpError, RtcpSession};
 pub use sender::{Sender, SenderStats};
 pub use stats::{ReceiverStats, ReceptionReport};
