@@ -856,4 +856,33 @@ mod tests {
         assert!(played(&out2).len() > 950);
         assert!(jb.target_delay() <= Duration::from_millis(30));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_arrivals_never_panic_or_exceed_capacity(
+            events in proptest::collection::vec(
+                (proptest::prelude::any::<bool>(), 0u64..50,
+                 proptest::prop_oneof![proptest::prelude::any::<u16>(), 65500u16..65535, 0u16..40],
+                 proptest::prop_oneof![proptest::prelude::any::<u32>(), 0u32..8000, u32::MAX - 4000..=u32::MAX],
+                 0u32..2, 0usize..600),
+                0..300,
+            )
+        ) {
+            let mut jb = JitterBuffer::new(JitterConfig { capacity: 8, ..JitterConfig::default() });
+            let mut now = Instant::now();
+            let payload = [0u8; 600];
+            for (pop, dt, seq, ts, ssrc, len) in events {
+                now += Duration::from_millis(dt);
+                if pop {
+                    if let Playout::Packet { payload, .. } = jb.pop(now) {
+                        proptest::prop_assert!(payload.len() <= 512);
+                    }
+                } else {
+                    let h = RtpHeader { marker: false, payload_type: 0, sequence: seq, timestamp: ts, ssrc };
+                    jb.push(now, &h, &payload[..len]);
+                }
+                proptest::prop_assert!(jb.len() <= 8);
+            }
+        }
+    }
 }
