@@ -428,7 +428,7 @@ mod tests {
         let mut h = Headers::new();
         h.push("A", "1");
         h.push("Via", "x");
-        h.push("B", "2");
+        h.push("X-B", "2");
         h.push("v", "y");
         h.set("via", "z");
         let names: Vec<_> = h
@@ -440,7 +440,7 @@ mod tests {
             vec![
                 ("A".into(), "1".into()),
                 ("Via".into(), "z".into()),
-                ("B".into(), "2".into())
+                ("X-B".into(), "2".into())
             ]
         );
     }
