@@ -6,6 +6,7 @@
 //! that the async shell drives.
 
 pub mod message;
+pub mod transaction;
 pub mod uri;
 
 pub use message::{Header, HeaderName, Headers, Message, Method, Request, Response};
