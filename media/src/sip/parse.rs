@@ -408,7 +408,7 @@ fn note(head: &mut Head, e: ParseError) {
     head.error.get_or_insert(e);
 }
 
-fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
+pub(crate) fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
     if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
         let (version, rest) = line.split_once(' ').ok_or(ParseError::BadStartLine)?;
         let rest = rest.trim_start_matches(' ');
