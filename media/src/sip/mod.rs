@@ -5,9 +5,14 @@
 //! [`framing`]), then [`transaction`], then [`dialog`], with [`endpoint`] as the transaction user
 //! that the async shell drives.
 
+pub mod framing;
+pub mod headers;
 pub mod message;
+pub mod parse;
 pub mod transaction;
 pub mod uri;
 
+pub use headers::{CSeq, NameAddr, Via};
 pub use message::{Header, HeaderName, Headers, Message, Method, Request, Response};
+pub use parse::{parse_datagram, parse_message, ParseError, Parsed};
 pub use uri::Uri;
