@@ -5,6 +5,8 @@
 //! [`framing`]), then [`transaction`], then [`dialog`], with [`endpoint`] as the transaction user
 //! that the async shell drives.
 
+pub mod dialog;
+pub mod endpoint;
 pub mod framing;
 pub mod headers;
 pub mod message;
