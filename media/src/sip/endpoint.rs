@@ -60,6 +60,7 @@ use super::headers::{CSeq, NameAddr, Via};
 use super::message::{reason_phrase, Headers, Message, Method, Request, Response};
 use super::parse::{parse_datagram, Parsed};
 use super::transaction::client_invite::ResponseAction;
+use super::transaction::server_invite::State as ServerInviteState;
 use super::transaction::{
     ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TimerAction, Timers,
     BRANCH_COOKIE,
@@ -1085,7 +1086,8 @@ impl Endpoint {
         };
         let (pending, call, to_tag) = match self.server_txns.get(&invite) {
             Some(t) => (
-                matches!(&t.machine, ServerMachine::Invite(m) if m.state() == super::transaction::server_invite::State::Proceeding),
+                matches!(&t.machine, ServerMachine::Invite(m)
+                    if m.state() == ServerInviteState::Proceeding),
                 t.call,
                 t.to_tag.clone(),
             ),
@@ -1096,14 +1098,14 @@ impl Endpoint {
         if !pending {
             return;
         }
+        let initial = call.filter(|k| {
+            self.calls
+                .get(k)
+                .is_some_and(|c| c.invite_txn == Some(invite))
+        });
+        // For the initial INVITE this also forgets the call.
         self.respond_server(now, invite, 487, &[], None);
-        let Some(call) = call else { return };
-        let initial = self
-            .calls
-            .get(&call)
-            .is_some_and(|c| c.invite_txn == Some(invite));
-        if initial {
-            self.remove_call(call);
+        if let Some(call) = initial {
             self.event(Event::Cancelled { call });
         }
     }
