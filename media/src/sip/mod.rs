@@ -5,6 +5,7 @@
 //! [`framing`]), then [`transaction`], then [`dialog`], with [`endpoint`] as the transaction user
 //! that the async shell drives.
 
+pub mod auth;
 pub mod framing;
 pub mod headers;
 pub mod message;
