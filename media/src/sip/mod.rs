@@ -12,6 +12,9 @@ pub mod message;
 pub mod parse;
 pub mod uri;
 
+#[cfg(test)]
+mod proptests;
+
 pub use headers::{CSeq, NameAddr, Via};
 pub use message::{Header, HeaderName, Headers, Message, Method, Request, Response};
 pub use parse::{parse_datagram, parse_message, ParseError, Parsed};
