@@ -5,6 +5,7 @@
 //! [`framing`]), then [`transaction`], then [`dialog`], with [`endpoint`] as the transaction user
 //! that the async shell drives.
 
+pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod framing;
@@ -13,6 +14,9 @@ pub mod message;
 pub mod parse;
 pub mod transaction;
 pub mod uri;
+
+#[cfg(test)]
+mod proptests;
 
 pub use headers::{CSeq, NameAddr, Via};
 pub use message::{Header, HeaderName, Headers, Message, Method, Request, Response};
