@@ -11,8 +11,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ivr_media::sip::auth::{self, Credentials};
 use ivr_media::sip::endpoint::{
-    Endpoint, EndpointConfig, Event, InviteParams, Output, Peer, Termination, Transport,
+    Endpoint, EndpointConfig, Event, InviteParams, Output, Peer, RegisterParams, Termination,
+    Transport,
 };
 use ivr_media::sip::{parse_message, Message, NameAddr, Request, Response, Uri};
 
@@ -781,6 +783,8 @@ struct Pair {
     b_events: Vec<Event>,
     /// Drop every message from `a` to `b` while set.
     drop_a_to_b: bool,
+    /// Credentials `a` uses for its INVITEs.
+    credentials: Option<Credentials>,
 }
 
 fn addr_a() -> SocketAddr {
@@ -802,6 +806,7 @@ impl Pair {
             a_events: Vec::new(),
             b_events: Vec::new(),
             drop_a_to_b: false,
+            credentials: None,
         }
     }
 
@@ -879,6 +884,7 @@ impl Pair {
             from: NameAddr::parse("\"IVR\" <sip:ivr@198.51.100.1>").unwrap(),
             to_header: NameAddr::parse("<sip:100@198.51.100.2>").unwrap(),
             sdp: Bytes::from_static(SDP.as_bytes()),
+            credentials: self.credentials.clone(),
             extra_headers: vec![("X-Campaign".into(), "42".into())],
         };
         let call = self.a.invite(self.now, params);
@@ -1027,4 +1033,189 @@ fn uac_timer_b_fails_the_call_after_retransmissions() {
         "Timer A at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s"
     );
     assert_eq!(p.a.stats().active_transactions, 0);
+}
+
+#[test]
+fn uac_answers_a_401_challenge_once_and_the_call_goes_through() {
+    let mut p = Pair::new();
+    p.credentials = Some(Credentials {
+        username: "trunk".into(),
+        password: "s3cret".into(),
+    });
+    let a_call = p.invite();
+    let first = b_incoming(&mut p);
+    let challenge = auth::challenge("ivr", "n0nce");
+    p.b.reject(p.now, first, 401, &[("WWW-Authenticate", &challenge)]);
+    p.step();
+    assert!(
+        p.a_events.is_empty(),
+        "the challenge is handled inside the endpoint"
+    );
+    let (second, invite) = match std::mem::take(&mut p.b_events).as_slice() {
+        [Event::IncomingCall { call, invite, .. }] => (*call, invite.clone()),
+        other => panic!("{other:?}"),
+    };
+    let authorization = invite
+        .headers
+        .get("Authorization")
+        .expect("authorized retry");
+    auth::verify(authorization, &invite.method, "ivr", "trunk", "s3cret").unwrap();
+    assert_eq!(invite.headers.get("CSeq"), Some("2 INVITE"));
+    p.b.answer(p.now, second, Bytes::from_static(SDP.as_bytes()));
+    p.step();
+    assert!(matches!(
+        std::mem::take(&mut p.a_events).as_slice(),
+        [Event::Answered { call, .. }] if *call == a_call
+    ));
+    assert_eq!(
+        std::mem::take(&mut p.b_events),
+        vec![Event::Confirmed { call: second }]
+    );
+    assert_eq!(p.a.dialog_info(a_call).unwrap().local_cseq, 2);
+}
+
+#[test]
+fn uac_gives_up_after_a_second_challenge() {
+    let mut p = Pair::new();
+    p.credentials = Some(Credentials {
+        username: "trunk".into(),
+        password: "wrong".into(),
+    });
+    let a_call = p.invite();
+    let challenge = auth::challenge("ivr", "n0nce");
+    for _ in 0..2 {
+        let call = b_incoming(&mut p);
+        p.b.reject(p.now, call, 401, &[("WWW-Authenticate", &challenge)]);
+        p.step();
+    }
+    assert!(matches!(
+        std::mem::take(&mut p.a_events).as_slice(),
+        [Event::Failed { call, response: Some(r) }] if *call == a_call && r.status == 401
+    ));
+    p.drive();
+    assert_eq!(p.a.stats().active_transactions, 0);
+}
+
+/// A registrar played by hand: parse what the endpoint sent and answer it.
+fn reply_to(req: &Request, status: u16, extra: &[(&str, &str)]) -> String {
+    let mut out = format!("SIP/2.0 {status} Whatever\r\n");
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        let mut v = req.headers.get(name).unwrap().to_string();
+        if name == "To" {
+            v.push_str(";tag=reg1");
+        }
+        out.push_str(&format!("{name}: {v}\r\n"));
+    }
+    for (n, v) in extra {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+#[test]
+fn register_answers_the_challenge_and_refreshes_before_expiry() {
+    let mut u = Uas::new();
+    let registrar = Peer {
+        transport: Transport::Udp,
+        addr: "203.0.113.50:5060".parse().unwrap(),
+    };
+    let id = u.ep.register(
+        u.now,
+        RegisterParams {
+            registrar,
+            uri: Uri::parse("sip:example.com").unwrap(),
+            aor: NameAddr::parse("<sip:ivr@example.com>").unwrap(),
+            credentials: Some(Credentials {
+                username: "ivr".into(),
+                password: "pw".into(),
+            }),
+            expires: Duration::from_secs(600),
+        },
+    );
+    u.drain();
+    let sent = u.take_sent();
+    let reg = request(&sent[0].2).clone();
+    assert_eq!(sent[0].1, registrar);
+    assert_eq!(reg.headers.get("Expires"), Some("600"));
+    assert_eq!(
+        reg.headers.get("Contact"),
+        Some("<sip:ivr@198.51.100.1:5060>")
+    );
+    let challenge = auth::challenge("example.com", "abc");
+    u.recv(
+        registrar,
+        &reply_to(&reg, 401, &[("WWW-Authenticate", &challenge)]),
+    );
+    let sent = u.take_sent();
+    let retry = request(&sent[0].2).clone();
+    assert_eq!(retry.headers.get("CSeq"), Some("2 REGISTER"));
+    assert_eq!(retry.headers.get("Call-ID"), reg.headers.get("Call-ID"));
+    let authorization = retry.headers.get("Authorization").unwrap();
+    auth::verify(authorization, &retry.method, "example.com", "ivr", "pw").unwrap();
+    u.recv(
+        registrar,
+        &reply_to(
+            &retry,
+            200,
+            &[("Contact", "<sip:ivr@198.51.100.1:5060>;expires=300")],
+        ),
+    );
+    assert_eq!(
+        u.take_events(),
+        vec![Event::Registered {
+            id,
+            expires: Duration::from_secs(300)
+        }]
+    );
+    // Refresh 30 s before the 300 s expire.
+    u.run_until(Duration::from_secs(269));
+    assert!(u
+        .take_sent()
+        .iter()
+        .all(|(_, _, m)| !matches!(m, Message::Request(_))));
+    u.run_until(Duration::from_secs(270));
+    let sent = u.take_sent();
+    let refresh = sent.iter().find_map(|(_, _, m)| match m {
+        Message::Request(r) => Some(r.clone()),
+        Message::Response(_) => None,
+    });
+    assert_eq!(refresh.unwrap().headers.get("CSeq"), Some("3 REGISTER"));
+}
+
+#[test]
+fn register_failure_is_reported_and_retried() {
+    let mut u = Uas::new();
+    let registrar = Peer {
+        transport: Transport::Udp,
+        addr: "203.0.113.50:5060".parse().unwrap(),
+    };
+    let id = u.ep.register(
+        u.now,
+        RegisterParams {
+            registrar,
+            uri: Uri::parse("sip:example.com").unwrap(),
+            aor: NameAddr::parse("<sip:ivr@example.com>").unwrap(),
+            credentials: None,
+            expires: Duration::from_secs(600),
+        },
+    );
+    u.drain();
+    let sent = u.take_sent();
+    let reg = request(&sent[0].2).clone();
+    u.recv(registrar, &reply_to(&reg, 403, &[]));
+    assert_eq!(
+        u.take_events(),
+        vec![Event::RegistrationFailed {
+            id,
+            status: Some(403)
+        }]
+    );
+    u.run_until(Duration::from_secs(60));
+    let again = u
+        .take_sent()
+        .into_iter()
+        .filter(|(_, _, m)| matches!(m, Message::Request(_)))
+        .count();
+    assert_eq!(again, 1, "retried after 60 s");
 }

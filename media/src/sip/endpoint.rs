@@ -53,6 +53,7 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::auth::{authorization, Challenge, Credentials};
 use super::dialog::{
     cseq as parse_cseq, first_name_addr, AnswerRetransmit, AnswerTimer, Dialog, DialogInfo,
 };
@@ -289,8 +290,25 @@ pub struct InviteParams {
     pub to_header: NameAddr,
     /// The SDP offer.
     pub sdp: Bytes,
+    /// Digest credentials for a 401/407 challenge (one authenticated retry).
+    pub credentials: Option<Credentials>,
     /// Extra header lines.
     pub extra_headers: Vec<(String, String)>,
+}
+
+/// Parameters of a registration kept alive by the endpoint.
+#[derive(Debug, Clone)]
+pub struct RegisterParams {
+    /// Where to send REGISTER (the registrar or outbound proxy).
+    pub registrar: Peer,
+    /// The Request-URI: the registrar's domain, e.g. `sip:example.com`.
+    pub uri: Uri,
+    /// The address of record (To and From).
+    pub aor: NameAddr,
+    /// Digest credentials for a 401/407 challenge.
+    pub credentials: Option<Credentials>,
+    /// Binding lifetime to ask for.
+    pub expires: Duration,
 }
 
 /// Counters kept by the endpoint.
@@ -371,6 +389,8 @@ enum ClientOwner {
     Invite(CallKey),
     /// A BYE of a call.
     Bye(CallKey),
+    /// A registration's REGISTER.
+    Register(RegistrationId),
     /// Nobody (CANCEL, BYE after an ACK timeout).
     Nobody,
 }
@@ -415,6 +435,26 @@ struct Outgoing {
     cancelled: bool,
     /// The ACK for the 2xx (sent again for each 2xx retransmission).
     ack: Option<Bytes>,
+    /// Credentials for a challenge.
+    credentials: Option<Credentials>,
+    /// The authenticated retry was already sent.
+    auth_tried: bool,
+}
+
+/// One registration binding.
+#[derive(Debug)]
+struct Registration {
+    params: RegisterParams,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    /// The REGISTER in flight, if any.
+    txn: Option<u64>,
+    /// The last REGISTER sent (for the authenticated retry).
+    request: Option<Request>,
+    auth_tried: bool,
+    /// Unregistering: the next final response ends the registration.
+    removing: bool,
 }
 
 /// One call.
@@ -443,6 +483,7 @@ enum TimerOwner {
     Server(u64),
     Client(u64),
     Call(CallKey),
+    Registration(RegistrationId),
 }
 
 /// Deadlines of every object, earliest first, with O(log n) update.
@@ -493,6 +534,7 @@ pub struct Endpoint {
     client_index: HashMap<(String, Method), u64>,
     calls: HashMap<CallKey, Call>,
     dialogs: HashMap<(String, String), CallKey>,
+    registrations: HashMap<RegistrationId, Registration>,
 }
 
 impl Endpoint {
@@ -521,6 +563,7 @@ impl Endpoint {
             client_index: HashMap::new(),
             calls: HashMap::new(),
             dialogs: HashMap::new(),
+            registrations: HashMap::new(),
         }
     }
 
@@ -586,6 +629,7 @@ impl Endpoint {
                 TimerOwner::Server(id) => self.server_timeout(now, id),
                 TimerOwner::Client(id) => self.client_timeout(now, id),
                 TimerOwner::Call(call) => self.call_timeout(now, call),
+                TimerOwner::Registration(id) => self.send_register(now, id),
             }
         }
         self.update_counts();
@@ -758,11 +802,177 @@ impl Endpoint {
                     cancel_wanted: false,
                     cancelled: false,
                     ack: None,
+                    credentials: params.credentials,
+                    auth_tried: false,
                 }),
             },
         );
         self.update_counts();
         call
+    }
+
+    /// Registers `params.aor` with a registrar and keeps the binding fresh: the endpoint
+    /// answers digest challenges, reports [`Event::Registered`] with the granted lifetime,
+    /// refreshes before expiry (30 s or a tenth of the lifetime early, whichever is less) and
+    /// retries a failed attempt after 60 s ([`Event::RegistrationFailed`]).
+    pub fn register(&mut self, now: Instant, params: RegisterParams) -> RegistrationId {
+        let id = RegistrationId(self.next_id());
+        let host = self.local_host(params.registrar.transport);
+        let call_id = format!("{}@{host}", self.random_hex(20));
+        let from_tag = self.random_hex(10);
+        self.registrations.insert(
+            id,
+            Registration {
+                params,
+                call_id,
+                from_tag,
+                cseq: 0,
+                txn: None,
+                request: None,
+                auth_tried: false,
+                removing: false,
+            },
+        );
+        self.send_register(now, id);
+        self.update_counts();
+        id
+    }
+
+    /// Removes a registration: sends REGISTER with `Expires: 0` and forgets it once answered.
+    pub fn unregister(&mut self, now: Instant, id: RegistrationId) {
+        let Some(r) = self.registrations.get_mut(&id) else {
+            return;
+        };
+        r.removing = true;
+        r.params.expires = Duration::ZERO;
+        if let Some(txn) = r.txn.take() {
+            self.remove_client_txn(txn);
+        }
+        self.send_register(now, id);
+        self.update_counts();
+    }
+
+    /// Sends the next REGISTER of registration `id` (first, refresh or retry).
+    fn send_register(&mut self, now: Instant, id: RegistrationId) {
+        let Some(transport) = self
+            .registrations
+            .get(&id)
+            .map(|r| r.params.registrar.transport)
+        else {
+            return;
+        };
+        let via = self.new_via(transport);
+        let contact = self.contact(transport);
+        let user_agent = self.config.user_agent.clone();
+        let Some(r) = self.registrations.get_mut(&id) else {
+            return;
+        };
+        if r.txn.is_some() {
+            return;
+        }
+        r.cseq = r.cseq.wrapping_add(1);
+        r.auth_tried = false;
+        let mut from = r.params.aor.clone();
+        from.set_tag(&r.from_tag);
+        let mut h = Headers::new();
+        h.push("Via", via.to_string());
+        h.push("Max-Forwards", "70");
+        h.push("From", from.to_string());
+        h.push("To", r.params.aor.to_string());
+        h.push("Call-ID", r.call_id.clone());
+        h.push("CSeq", format!("{} REGISTER", r.cseq));
+        h.push("Contact", contact);
+        h.push("Expires", r.params.expires.as_secs().to_string());
+        h.push("User-Agent", user_agent);
+        let req = Request {
+            method: Method::Register,
+            uri: r.params.uri.clone(),
+            headers: h,
+            body: Bytes::new(),
+        };
+        r.request = Some(req.clone());
+        let peer = r.params.registrar;
+        self.schedule.set(TimerOwner::Registration(id), None);
+        let txn = self.start_client(now, peer, req, ClientOwner::Register(id));
+        if let Some(r) = self.registrations.get_mut(&id) {
+            r.txn = Some(txn);
+        }
+    }
+
+    /// A final response to a REGISTER.
+    fn register_response(&mut self, now: Instant, id: RegistrationId, resp: &Response) {
+        let cnonce = self.random_hex(16);
+        let Some(r) = self.registrations.get_mut(&id) else {
+            return;
+        };
+        r.txn = None;
+        if r.removing {
+            self.registrations.remove(&id);
+            self.schedule.set(TimerOwner::Registration(id), None);
+            return;
+        }
+        let status = resp.status;
+        if (200..300).contains(&status) {
+            let granted = granted_expires(resp, r.params.expires);
+            let early = (granted / 10).min(Duration::from_secs(30));
+            let at = now + granted.saturating_sub(early).max(Duration::from_secs(1));
+            self.schedule.set(TimerOwner::Registration(id), Some(at));
+            self.event(Event::Registered {
+                id,
+                expires: granted,
+            });
+            return;
+        }
+        if status == 423 {
+            // Interval Too Brief: ask again with the registrar's minimum.
+            let min = resp
+                .headers
+                .get("Min-Expires")
+                .and_then(|v| v.trim().parse().ok());
+            if let Some(min) = min
+                .map(Duration::from_secs)
+                .filter(|m| *m > r.params.expires)
+            {
+                r.params.expires = min;
+                self.send_register(now, id);
+                return;
+            }
+        }
+        if !r.auth_tried {
+            let retry = match (&r.request, &r.params.credentials) {
+                (Some(req), Some(creds)) => authorized_retry(req, resp, creds, &cnonce),
+                _ => None,
+            };
+            if let Some(mut retry) = retry {
+                r.auth_tried = true;
+                r.cseq = r.cseq.wrapping_add(1);
+                let peer = r.params.registrar;
+                let via = self.new_via(peer.transport);
+                set_top_via(&mut retry.headers, &via);
+                let txn = self.start_client(now, peer, retry.clone(), ClientOwner::Register(id));
+                if let Some(r) = self.registrations.get_mut(&id) {
+                    r.txn = Some(txn);
+                    r.request = Some(retry);
+                }
+                return;
+            }
+        }
+        self.register_failed(now, id, Some(status));
+    }
+
+    /// A REGISTER failed or timed out: report it and try again in 60 s.
+    fn register_failed(&mut self, now: Instant, id: RegistrationId, status: Option<u16>) {
+        let Some(r) = self.registrations.get_mut(&id) else {
+            return;
+        };
+        r.txn = None;
+        if r.removing {
+            self.registrations.remove(&id);
+            return;
+        }
+        let at = now + Duration::from_secs(60);
+        self.schedule.set(TimerOwner::Registration(id), Some(at));
+        self.event(Event::RegistrationFailed { id, status });
     }
 
     // ----- requests in ------------------------------------------------------------------
@@ -1315,6 +1525,7 @@ impl Endpoint {
                                 });
                             }
                         }
+                        ClientOwner::Register(reg) => self.register_response(now, reg, &resp),
                         ClientOwner::Invite(_) | ClientOwner::Nobody => {}
                     }
                 }
@@ -1352,6 +1563,25 @@ impl Endpoint {
         }
         if status >= 300 {
             let cancelled = out.cancelled || out.cancel_wanted;
+            if !cancelled && !out.auth_tried {
+                let retry = out.credentials.as_ref().and_then(|creds| {
+                    let cnonce = random_hex(&mut self.rng, 16);
+                    authorized_retry(&out.invite, &resp, creds, &cnonce)
+                });
+                if let Some(mut retry) = retry {
+                    out.auth_tried = true;
+                    let peer = c.peer;
+                    let via = self.new_via(peer.transport);
+                    set_top_via(&mut retry.headers, &via);
+                    let txn =
+                        self.start_client(now, peer, retry.clone(), ClientOwner::Invite(call));
+                    if let Some(out) = self.calls.get_mut(&call).and_then(|c| c.outgoing.as_mut()) {
+                        out.invite = retry;
+                        out.txn = txn;
+                    }
+                    return;
+                }
+            }
             self.remove_call(call);
             if cancelled {
                 self.event(Event::Terminated {
@@ -1625,6 +1855,7 @@ impl Endpoint {
                         });
                     }
                 }
+                ClientOwner::Register(reg) => self.register_failed(now, reg, None),
                 ClientOwner::Bye(call) if self.calls.contains_key(&call) => {
                     self.remove_call(call);
                     self.event(Event::Terminated {
@@ -1757,10 +1988,7 @@ impl Endpoint {
     }
 
     fn random_hex(&mut self, len: usize) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        (0..len)
-            .map(|_| char::from(HEX[self.rng.gen_range(0..16)]))
-            .collect()
+        random_hex(&mut self.rng, len)
     }
 
     /// The bind address of a transport, if configured.
@@ -1979,4 +2207,68 @@ fn non_2xx_ack(invite: &Request, resp: &Response) -> Bytes {
         body: Bytes::new(),
     };
     ack.encode().into()
+}
+
+/// `len` random lower-case hex digits.
+fn random_hex(rng: &mut StdRng, len: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..len)
+        .map(|_| char::from(HEX[rng.gen_range(0..16)]))
+        .collect()
+}
+
+/// The request to send again after a 401/407 `resp`: CSeq plus one and an Authorization (or
+/// Proxy-Authorization) answering the challenge (RFC 3261 §22.2). `None` when there is no
+/// challenge we can answer. The caller puts a fresh branch in the top Via.
+fn authorized_retry(
+    req: &Request,
+    resp: &Response,
+    creds: &Credentials,
+    cnonce: &str,
+) -> Option<Request> {
+    let (challenge_header, answer_header) = match resp.status {
+        401 => ("WWW-Authenticate", "Authorization"),
+        407 => ("Proxy-Authenticate", "Proxy-Authorization"),
+        _ => return None,
+    };
+    let challenge = resp
+        .headers
+        .get_all(challenge_header)
+        .filter_map(|v| Challenge::parse(v).ok())
+        .find(Challenge::is_supported)?;
+    let seq = parse_cseq(&req.headers)?.seq.checked_add(1)?;
+    let mut retry = req.clone();
+    retry.headers.set(
+        "CSeq",
+        CSeq {
+            seq,
+            method: req.method.clone(),
+        }
+        .to_string(),
+    );
+    let uri = req.uri.to_string();
+    let value = authorization(&challenge, creds, &req.method, &uri, cnonce, 1);
+    retry.headers.set(answer_header, value);
+    Some(retry)
+}
+
+/// The binding lifetime a 2xx to REGISTER grants: the `expires` parameter of a Contact, else
+/// the `Expires` header, else what was asked.
+fn granted_expires(resp: &Response, asked: Duration) -> Duration {
+    let from_contact = resp
+        .headers
+        .values("Contact")
+        .filter_map(|v| NameAddr::parse(v).ok())
+        .find_map(|c| {
+            c.param("expires")
+                .flatten()
+                .and_then(|e| e.parse::<u64>().ok())
+        });
+    let from_header = resp
+        .headers
+        .get("Expires")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    from_contact
+        .or(from_header)
+        .map_or(asked, Duration::from_secs)
 }
