@@ -1487,7 +1487,8 @@ impl Endpoint {
         match &mut t.machine {
             ClientMachine::Invite(m) => {
                 let request = &t.request;
-                let action = m.on_response(now, status, || non_2xx_ack(request, &resp));
+                let user_agent = &self.config.user_agent;
+                let action = m.on_response(now, status, || non_2xx_ack(request, &resp, user_agent));
                 self.reschedule_client(id);
                 match action {
                     ResponseAction::Absorb => {}
@@ -1661,6 +1662,8 @@ impl Endpoint {
         let via = self.new_via(peer.transport);
         let mut ack = dialog.request(Method::Ack, &via, Some(seq));
         ack.headers.push("Max-Forwards", "70");
+        ack.headers
+            .push("User-Agent", self.config.user_agent.clone());
         self.send(peer, ack.encode().into());
         let via = self.new_via(peer.transport);
         let bye = self.finish_request(dialog.request(Method::Bye, &via, None));
@@ -2173,7 +2176,7 @@ fn build_response(req: &Request, status: u16, to_tag: &str, server: &str) -> Res
 }
 
 /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3).
-fn non_2xx_ack(invite: &Request, resp: &Response) -> Bytes {
+fn non_2xx_ack(invite: &Request, resp: &Response, user_agent: &str) -> Bytes {
     let mut h = Headers::new();
     if let Some(v) = invite.headers.values("Via").next() {
         h.push("Via", v);
@@ -2200,6 +2203,7 @@ fn non_2xx_ack(invite: &Request, resp: &Response) -> Bytes {
         }
         .to_string(),
     );
+    h.push("User-Agent", user_agent);
     let ack = Request {
         method: Method::Ack,
         uri: invite.uri.clone(),
