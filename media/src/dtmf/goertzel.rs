@@ -26,7 +26,6 @@
 //! consecutive windows lack it (a gap of about 30–40 ms), so a tone burst is one digit however
 //! long it lasts, and "1 pause 1" is two.
 
-use std::f32::consts::PI;
 use std::time::Instant;
 
 use super::{event_code, DigitEvent, DtmfMethod};
@@ -78,13 +77,33 @@ fn frequencies(digit: char) -> Option<(f32, f32)> {
     })
 }
 
+/// Goertzel filter states and energy after running over one 80-sample half window.
+#[derive(Debug, Clone, Copy, Default)]
+struct HalfState {
+    /// `s[n-1]` of each of the eight filters.
+    s1: [f32; 8],
+    /// `s[n-2]` of each of the eight filters.
+    s2: [f32; 8],
+    /// Sum of squared samples.
+    energy: f32,
+}
+
 /// Detects DTMF digits in a stream of 8 kHz frames; see the [module docs](self).
+///
+/// Each 80-sample half frame runs through the eight Goertzel filters once. A 160-sample window
+/// is two halves: since the filters are linear, the state after the window is the first half's
+/// state carried through 80 zero-input steps (a precomputed 2x2 matrix per filter) plus the
+/// second half's state. So each sample is filtered once although every sample belongs to two
+/// windows.
 #[derive(Debug, Clone)]
 pub struct InbandDetector {
     /// `2 cos(2π f / 8000)` for the four rows then the four columns.
     coeffs: [f32; 8],
+    /// Per filter, the zero-input state transition over 80 samples: `[[a, b], [c, d]]` maps
+    /// `(s1, s2)` to `(a s1 + b s2, c s1 + d s2)`.
+    carry: [[f32; 4]; 8],
     /// The second half of the previous frame.
-    prev_half: [i16; HOP],
+    prev_half: HalfState,
     min_tone_energy: f32,
     run_digit: Option<char>,
     run_len: u32,
@@ -92,16 +111,32 @@ pub struct InbandDetector {
     since_reported: u32,
 }
 
+/// A half window quieter than this (about -65 dBov) is treated as silence without filtering.
+const QUIET_HALF_ENERGY: f32 = 3.2e-7 * HOP as f32;
+
 impl InbandDetector {
     /// A detector with the default thresholds.
     pub fn new() -> Self {
         let mut coeffs = [0.0f32; 8];
-        for (c, f) in coeffs.iter_mut().zip(ROW_HZ.iter().chain(&COL_HZ)) {
-            *c = 2.0 * (2.0 * PI * f / RATE).cos();
+        let mut carry = [[0.0f32; 4]; 8];
+        for ((c, m), f) in coeffs
+            .iter_mut()
+            .zip(carry.iter_mut())
+            .zip(ROW_HZ.iter().chain(&COL_HZ))
+        {
+            let c64 = 2.0 * (2.0 * std::f64::consts::PI * *f as f64 / RATE as f64).cos();
+            *c = c64 as f32;
+            // One zero-input step: (s1, s2) -> (c s1 - s2, s1), i.e. [[c, -1], [1, 0]].
+            let mut p = [1.0f64, 0.0, 0.0, 1.0];
+            for _ in 0..HOP {
+                p = [c64 * p[0] - p[2], c64 * p[1] - p[3], p[0], p[1]];
+            }
+            *m = p.map(|v| v as f32);
         }
         InbandDetector {
             coeffs,
-            prev_half: [0; HOP],
+            carry,
+            prev_half: HalfState::default(),
             min_tone_energy: window_energy_at(MIN_TONE_LEVEL_DBOV),
             run_digit: None,
             run_len: 0,
@@ -112,17 +147,18 @@ impl InbandDetector {
 
     /// Analyses one frame; returns a digit when this frame completes its detection.
     pub fn push(&mut self, now: Instant, frame: &Frame8k) -> Option<DigitEvent> {
-        let samples = frame.samples();
-        let mut buf = [0.0f32; HOP + WINDOW];
-        for (b, &s) in buf.iter_mut().zip(self.prev_half.iter().chain(samples)) {
-            *b = s as f32 * (1.0 / 32768.0);
-        }
-        self.prev_half.copy_from_slice(&samples[WINDOW - HOP..]);
+        let (first, second) = frame.samples().split_at(HOP);
+        let first = self.half(first);
+        let second = self.half(second);
 
-        let first = self.analyse(&buf[..WINDOW]);
-        let mut event = self.decide(first, now);
-        let second = self.analyse(&buf[HOP..]);
-        if let Some(e) = self.decide(second, now) {
+        let window_a = self.combine(&self.prev_half, &first);
+        let window_b = self.combine(&first, &second);
+        self.prev_half = second;
+
+        let verdict_a = self.classify(&window_a);
+        let mut event = self.decide(verdict_a, now);
+        let verdict_b = self.classify(&window_b);
+        if let Some(e) = self.decide(verdict_b, now) {
             event = Some(e);
         }
         event
@@ -130,11 +166,49 @@ impl InbandDetector {
 
     /// Forgets all history, as at the start of a new stream.
     pub fn reset(&mut self) {
-        *self = InbandDetector {
-            coeffs: self.coeffs,
-            min_tone_energy: self.min_tone_energy,
-            ..InbandDetector::new()
+        self.prev_half = HalfState::default();
+        self.run_digit = None;
+        self.run_len = 0;
+        self.reported = None;
+        self.since_reported = 0;
+    }
+
+    /// Runs the eight filters over one half window, from rest.
+    fn half(&self, samples: &[i16]) -> HalfState {
+        let mut x = [0.0f32; HOP];
+        for (x, &s) in x.iter_mut().zip(samples) {
+            *x = s as f32 * (1.0 / 32768.0);
+        }
+        let energy: f32 = x.iter().map(|v| v * v).sum();
+        if energy < QUIET_HALF_ENERGY {
+            return HalfState::default();
+        }
+        let c = self.coeffs;
+        let mut s1 = [0.0f32; 8];
+        let mut s2 = [0.0f32; 8];
+        for &v in &x {
+            let mut s0 = [0.0f32; 8];
+            for k in 0..8 {
+                s0[k] = v + c[k] * s1[k] - s2[k];
+            }
+            s2 = s1;
+            s1 = s0;
+        }
+        HalfState { s1, s2, energy }
+    }
+
+    /// The state after `a` then `b`.
+    fn combine(&self, a: &HalfState, b: &HalfState) -> HalfState {
+        let mut out = HalfState {
+            energy: a.energy + b.energy,
+            ..HalfState::default()
         };
+        for k in 0..8 {
+            let [m00, m01, m10, m11] = self.carry[k];
+            out.s1[k] = m00 * a.s1[k] + m01 * a.s2[k] + b.s1[k];
+            out.s2[k] = m10 * a.s1[k] + m11 * a.s2[k] + b.s2[k];
+        }
+        out
     }
 
     /// Updates the burst state with one window's verdict.
@@ -169,25 +243,15 @@ impl InbandDetector {
     }
 
     /// The digit present in one 160-sample window, if any.
-    fn analyse(&self, window: &[f32]) -> Option<char> {
-        let energy: f32 = window.iter().map(|x| x * x).sum();
-        if energy < 2.0 * self.min_tone_energy {
+    fn classify(&self, w: &HalfState) -> Option<char> {
+        if w.energy < 2.0 * self.min_tone_energy {
             return None;
-        }
-
-        let mut s1 = [0.0f32; 8];
-        let mut s2 = [0.0f32; 8];
-        for &x in window {
-            for k in 0..8 {
-                let s = x + self.coeffs[k] * s1[k] - s2[k];
-                s2[k] = s1[k];
-                s1[k] = s;
-            }
         }
         // Energy of the sinusoid at each frequency: 2|X|² / N.
         let mut tone = [0.0f32; 8];
         for k in 0..8 {
-            let power = s1[k] * s1[k] + s2[k] * s2[k] - self.coeffs[k] * s1[k] * s2[k];
+            let (s1, s2) = (w.s1[k], w.s2[k]);
+            let power = s1 * s1 + s2 * s2 - self.coeffs[k] * s1 * s2;
             tone[k] = 2.0 * power / WINDOW as f32;
         }
 
@@ -209,7 +273,7 @@ impl InbandDetector {
         if !others_quiet(rows, r, row) || !others_quiet(cols, c, col) {
             return None;
         }
-        if row + col < MIN_TONE_SHARE * energy {
+        if row + col < MIN_TONE_SHARE * w.energy {
             return None;
         }
         Some(KEYPAD[r][c])
@@ -579,6 +643,33 @@ mod tests {
             );
         }
         assert_eq!(got, "33");
+    }
+
+    #[test]
+    fn combining_half_windows_equals_filtering_the_whole_window() {
+        let det = InbandDetector::new();
+        let mut noise = Noise(99);
+        let x: Vec<i16> = (0..160)
+            .map(|i| (3000.0 * noise.gaussian() + 5000.0 * (i as f64 * 0.6).sin()) as i16)
+            .collect();
+        let combined = det.combine(&det.half(&x[..80]), &det.half(&x[80..]));
+        for k in 0..8 {
+            let c = det.coeffs[k] as f64;
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for &v in &x {
+                let s = v as f64 / 32768.0 + c * s1 - s2;
+                s2 = s1;
+                s1 = s;
+            }
+            assert!(
+                (combined.s1[k] as f64 - s1).abs() < 1e-3 * (1.0 + s1.abs()),
+                "filter {k}"
+            );
+            assert!(
+                (combined.s2[k] as f64 - s2).abs() < 1e-3 * (1.0 + s2.abs()),
+                "filter {k}"
+            );
+        }
     }
 
     #[test]
