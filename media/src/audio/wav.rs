@@ -42,6 +42,14 @@ pub enum WavError {
         /// `"integer PCM"` or `"floating point"`.
         format: &'static str,
     },
+    /// The header's sample rate is outside 1 kHz–384 kHz.
+    #[error("{}: unsupported sample rate {rate} Hz", path.display())]
+    UnsupportedRate {
+        /// The file.
+        path: PathBuf,
+        /// The rate in the header.
+        rate: u32,
+    },
     /// The file has a valid header but no samples.
     #[error("{}: the WAV file holds no audio", path.display())]
     Empty {
@@ -74,6 +82,12 @@ impl Prompt {
                     hound::SampleFormat::Int => "integer PCM",
                     hound::SampleFormat::Float => "floating point",
                 },
+            });
+        }
+        if !(1000..=384_000).contains(&spec.sample_rate) {
+            return Err(WavError::UnsupportedRate {
+                path: path.to_path_buf(),
+                rate: spec.sample_rate,
             });
         }
         let channels = spec.channels.max(1) as usize;
@@ -300,6 +314,16 @@ pub(crate) mod tests {
         let msg = err.to_string();
         assert!(msg.contains(&*tmp.0.to_string_lossy()), "{msg}");
         assert!(msg.contains("16-bit"), "{msg}");
+    }
+
+    #[test]
+    fn absurd_sample_rates_are_rejected() {
+        let tmp = TempPath::new("rate.wav");
+        write_wav(&tmp.0, 500, 1, 16, &[1, 2, 3]);
+        assert!(matches!(
+            Prompt::load(&tmp.0),
+            Err(WavError::UnsupportedRate { rate: 500, .. })
+        ));
     }
 
     #[test]

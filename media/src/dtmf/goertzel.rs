@@ -249,10 +249,10 @@ impl InbandDetector {
         }
         // Energy of the sinusoid at each frequency: 2|X|² / N.
         let mut tone = [0.0f32; 8];
-        for k in 0..8 {
+        for (k, t) in tone.iter_mut().enumerate() {
             let (s1, s2) = (w.s1[k], w.s2[k]);
             let power = s1 * s1 + s2 * s2 - self.coeffs[k] * s1 * s2;
-            tone[k] = 2.0 * power / WINDOW as f32;
+            *t = 2.0 * power / WINDOW as f32;
         }
 
         let (rows, cols) = tone.split_at(4);

@@ -21,7 +21,8 @@
 //! *first* packet it sees of an event — whether that is the start packet, an update (start
 //! lost) or an end packet (everything else lost) — and then ignores the rest of the event. An
 //! event is identified by its RTP timestamp (RFC 4733 §2.5.2.2): a packet with the timestamp
-//! of the current event is a repeat, whatever its E bit; a later timestamp is a new key press,
+//! of the current event and the same event code is a repeat, whatever its E bit (the same
+//! timestamp with another code is a new key press); a later timestamp is a new key press,
 //! even with the same digit ("11" is two events); an earlier timestamp is a late packet of an
 //! event already handled. Lost end packets therefore never delay or lose a digit, and the three
 //! end packets never duplicate it. The cost is that [`DigitEvent::duration_ms`] is the
