@@ -482,6 +482,15 @@ impl Config {
                 ));
             }
         }
+        for (i, r) in self.registrations.iter().enumerate() {
+            match ivr_media::sip::Uri::parse(&r.aor) {
+                Ok(u) if u.scheme == "sip" || u.scheme == "sips" => {}
+                _ => p.push(format!(
+                    "registrations[{i}].aor `{}` is not a SIP URI (e.g. sip:1000@provider.example)",
+                    r.aor
+                )),
+            }
+        }
         if self.limits.invite_rate == 0 {
             p.push("limits.invite_rate must be at least 1".into());
         }

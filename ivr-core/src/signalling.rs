@@ -17,7 +17,11 @@ use bytes::Bytes;
 use ivr_media::audio::wav::EncodedPrompt;
 use ivr_media::dtmf::info::parse_info;
 use ivr_media::sdp::{self, LocalMedia, Negotiated, SessionDescription};
+use ivr_media::sip::auth::Credentials;
+use ivr_media::sip::endpoint::RegisterParams;
 use ivr_media::sip::framing;
+use ivr_media::sip::headers::NameAddr;
+use ivr_media::sip::Uri;
 use ivr_media::sip::{CallKey, Endpoint, Event, Output, Peer, Request, ServerTxnKey, Transport};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,6 +43,8 @@ pub enum Control {
     Drain,
     /// Second SIGTERM or drain timeout: end every call now.
     HangupAll,
+    /// SIGUSR1: print a one-line JSON snapshot of the engine's counters on stdout.
+    Stats,
     /// A TCP connection opened; frames for `peer` go to `tx`.
     TcpOpened {
         /// The connection.
@@ -177,6 +183,7 @@ impl Signalling {
         tokio::pin!(timer);
         let mut hangup_all_sent = false;
         let mut finishing_since: Option<Instant> = None;
+        self.start_registrations();
         loop {
             self.flush().await;
             let now = Instant::now();
@@ -240,6 +247,7 @@ impl Signalling {
                         hangup_all_sent = true;
                         self.hangup_all();
                     }
+                    Control::Stats => println!("{}", self.stats_json()),
                     Control::TcpOpened { peer, tx } => { self.tcp_conns.insert(peer, tx); }
                     Control::TcpFrame { peer, data } => {
                         self.endpoint.handle_datagram(Instant::now(), peer, &data);
@@ -248,6 +256,39 @@ impl Signalling {
                 },
                 () = &mut timer => self.endpoint.handle_timeout(Instant::now()),
             }
+        }
+    }
+
+    /// Sends the configured REGISTERs; the endpoint refreshes them before they expire.
+    fn start_registrations(&mut self) {
+        let now = Instant::now();
+        for reg in &self.config.registrations {
+            // The AOR was parsed when the configuration was validated.
+            let Ok(aor) = Uri::parse(&reg.aor) else {
+                continue;
+            };
+            let mut uri = aor.clone();
+            uri.user = None;
+            uri.params.clear();
+            let params = RegisterParams {
+                registrar: Peer {
+                    transport: Transport::Udp,
+                    addr: reg.registrar,
+                },
+                uri,
+                aor: NameAddr {
+                    display: None,
+                    uri: aor,
+                    params: Vec::new(),
+                },
+                credentials: Some(Credentials {
+                    username: reg.username.clone(),
+                    password: reg.password.clone(),
+                }),
+                expires: reg.expires,
+            };
+            info!(registrar = %reg.registrar, aor = %mask_number(&reg.aor), "registering");
+            self.endpoint.register(now, params);
         }
     }
 
@@ -331,6 +372,10 @@ impl Signalling {
             }
             Event::ReInvite { call, txn, request } => self.on_reinvite(call, txn, request),
             Event::Request { call, txn, request } => self.on_in_dialog(call, txn, request),
+            Event::Registered { expires, .. } => info!(expires_s = expires.as_secs(), "registered"),
+            Event::RegistrationFailed { status, .. } => {
+                warn!(status = ?status, "registration failed; retrying in 60 s")
+            }
             other => debug!(event = ?other, "ignored SIP event"),
         }
     }
@@ -578,6 +623,31 @@ impl Signalling {
             }
             _ => self.endpoint.respond(now, txn, 501, &[], None),
         }
+    }
+
+    /// A snapshot of the engine's counters.
+    pub fn stats_json(&self) -> serde_json::Value {
+        let e = self.endpoint.stats();
+        json!({
+            "event": "stats",
+            "active_calls": self.calls.len(),
+            "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+            "rtp_ports_free": self.ports.available(),
+            "tcp_connections": self.tcp_conns.len(),
+            "rejected": self.rejected,
+            "draining": self.draining.is_some(),
+            "sip": {
+                "received": e.received,
+                "malformed_dropped": e.malformed_dropped,
+                "bad_requests_400": e.bad_requests_400,
+                "no_dialog_481": e.no_dialog_481,
+                "method_not_allowed_405": e.method_not_allowed_405,
+                "stray_responses": e.stray_responses,
+                "retransmissions_sent": e.retransmissions_sent,
+                "active_transactions": e.active_transactions,
+                "active_dialogs": e.active_dialogs,
+            },
+        })
     }
 
     /// The bound TCP address, if any.
