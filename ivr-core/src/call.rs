@@ -232,7 +232,7 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                     }
                 }
                 if hash { cause = Some(("engine", "hash")); engine_hangup = true; break; }
-                call.send_rtcp(tick.at, &rtcp_sock);
+                call.send_rtcp(tick.at, &rtp_sock, &rtcp_sock);
                 let elapsed = tick.seq - start.seq;
                 if state == State::Ringing && elapsed >= answer_ticks {
                     state = State::Answering;
@@ -281,6 +281,7 @@ struct Call<'a> {
     jitter: JitterBuffer,
     rtcp: RtcpSession,
     remote_rtcp: Option<SocketAddr>,
+    rtcp_mux: bool,
     rfc4733: Rfc4733Receiver,
     inband: Option<InbandDetector>,
     last_frame: Frame8k,
@@ -333,6 +334,7 @@ impl<'a> Call<'a> {
             jitter: JitterBuffer::new(JitterConfig::default()),
             rtcp,
             remote_rtcp: media.remote_rtcp,
+            rtcp_mux: media.rtcp_mux,
             rfc4733: Rfc4733Receiver::new(),
             inband: media.telephone_event_pt.is_none().then(InbandDetector::new),
             last_frame: Frame8k::silence(),
@@ -402,9 +404,16 @@ impl<'a> Call<'a> {
         packet: &[u8],
         symmetric: bool,
     ) -> Option<DigitEvent> {
-        let Ok((header, payload)) = rtp::parse(packet) else {
-            self.dropped_malformed += 1;
-            return None;
+        let (header, payload) = match rtp::parse(packet) {
+            Ok(p) => p,
+            Err(rtp::RtpError::Rtcp) if self.rtcp_mux => {
+                let _ = self.rtcp.on_rtcp(now, packet);
+                return None;
+            }
+            Err(_) => {
+                self.dropped_malformed += 1;
+                return None;
+            }
         };
         if Some(from) != self.remote {
             if symmetric && !self.latched {
@@ -498,14 +507,22 @@ impl<'a> Call<'a> {
         digit
     }
 
-    fn send_rtcp(&mut self, now: Instant, sock: &UdpSocket) {
+    /// Sends an RTCP report when one is due: on the RTCP socket to the caller's RTCP address, or
+    /// with rtcp-mux (RFC 5761) on the RTP socket to the caller's RTP address.
+    fn send_rtcp(&mut self, now: Instant, rtp_sock: &UdpSocket, rtcp_sock: &UdpSocket) {
         if now < self.rtcp.poll_timeout() {
             return;
         }
-        let Some(to) = self
-            .remote_rtcp
-            .or_else(|| self.remote.map(|r| SocketAddr::new(r.ip(), r.port() + 1)))
-        else {
+        let (sock, to) = if self.rtcp_mux {
+            (rtp_sock, self.remote)
+        } else {
+            let to = self.remote_rtcp.or_else(|| {
+                self.remote
+                    .map(|r| SocketAddr::new(r.ip(), r.port().wrapping_add(1)))
+            });
+            (rtcp_sock, to)
+        };
+        let Some(to) = to else {
             return;
         };
         let mut buf = [0u8; MAX_REPORT_LEN];

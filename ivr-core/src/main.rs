@@ -92,6 +92,17 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            // Every call holds two sockets (RTP and RTCP); raise the soft open-file limit to the
+            // hard limit so the configured max_calls can really be reached.
+            match rlimit::increase_nofile_limit(u64::MAX) {
+                Ok(n) if (n as usize) < config.limits.max_calls * 2 + 256 => tracing::warn!(
+                    open_files = n,
+                    max_calls = config.limits.max_calls,
+                    "the open-file limit is too low for limits.max_calls (each call needs 2 sockets)"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+            }
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
