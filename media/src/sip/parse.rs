@@ -415,6 +415,9 @@ fn note(head: &mut Head, e: ParseError) {
 }
 
 pub(crate) fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
+    if line.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err(ParseError::BadStartLine);
+    }
     if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
         let (version, rest) = line.split_once(' ').ok_or(ParseError::BadStartLine)?;
         let rest = rest.trim_start_matches(' ');
@@ -542,6 +545,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         for bad in [
+            "SIP/2.0 200 O\x00K",
             "SIP/2.0 99 x",
             "SIP/2.0 700 x",
             "SIP/2.0 2000 x",
