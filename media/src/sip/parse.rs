@@ -128,8 +128,8 @@ pub enum Parsed {
     Malformed {
         /// A `400 Bad Request` to send back to the top Via (with `received`/`rport` handling
         /// left to the transport), or `None` when the input must be dropped silently: garbage,
-        /// keepalives, responses, ACKs, or requests whose Via/From/To/Call-ID/CSeq cannot be
-        /// identified.
+        /// keepalives, responses, ACKs, heads over [`MAX_HEAD`], or requests whose top Via,
+        /// From, To, Call-ID or CSeq is missing or does not parse.
         reply: Option<Response>,
         /// What is wrong.
         error: ParseError,
@@ -177,6 +177,11 @@ pub fn parse_message(data: &[u8]) -> Result<Message, ParseError> {
 
 /// Parses a datagram and, for a malformed request that still identifies its transaction,
 /// builds the `400` to answer it with. See [`Parsed`].
+///
+/// A reply is built only when the request line parses, the method is not ACK, and the top
+/// Via, From, To, Call-ID and CSeq all parse, so the reply is itself well formed and the
+/// client can match it to its transaction. A missing To tag is added (derived from Call-ID and
+/// branch, so retransmissions get the same one).
 pub fn parse_datagram(data: &[u8]) -> Parsed {
     match parse_message(data) {
         Ok(m) => Parsed::Ok(m),
@@ -209,10 +214,9 @@ fn bad_request_reply(data: &[u8], error: &ParseError) -> Option<Response> {
         h.get("Call-ID")?,
         h.get("CSeq")?,
     );
-    if [from, to, call_id, cseq].iter().any(|v| v.is_empty()) {
-        return None;
-    }
-    if cseq.split_ascii_whitespace().nth(1) == Some("ACK") {
+    // The reply must itself be a message the client can parse and match.
+    NameAddr::parse(from).ok()?;
+    if !valid_call_id(call_id) || CSeq::parse(cseq).ok()?.method == Method::Ack {
         return None;
     }
     let mut resp = Response {
@@ -225,14 +229,13 @@ fn bad_request_reply(data: &[u8], error: &ParseError) -> Option<Response> {
         resp.headers.push("Via", via);
     }
     resp.headers.push("From", from);
-    let to = match NameAddr::parse(to) {
-        Ok(mut addr) if addr.tag().is_none() => {
-            addr.set_tag(&reply_tag(call_id, &branch));
-            addr.to_string()
-        }
-        _ => to.to_string(),
-    };
-    resp.headers.push("To", to);
+    let mut to_addr = NameAddr::parse(to).ok()?;
+    if to_addr.tag().is_none() {
+        to_addr.set_tag(&reply_tag(call_id, &branch));
+        resp.headers.push("To", to_addr.to_string());
+    } else {
+        resp.headers.push("To", to);
+    }
     resp.headers.push("Call-ID", call_id);
     resp.headers.push("CSeq", cseq);
     Some(resp)
@@ -262,9 +265,7 @@ fn check_headers(headers: &Headers, method: Option<&Method>) -> Result<(), Parse
     }
     match headers.get("Call-ID") {
         None => return Err(ParseError::MissingHeader("Call-ID")),
-        Some(v) if v.is_empty() || v.contains(|c: char| c.is_ascii_whitespace()) => {
-            return Err(ParseError::InvalidHeader("Call-ID"))
-        }
+        Some(v) if !valid_call_id(v) => return Err(ParseError::InvalidHeader("Call-ID")),
         Some(_) => {}
     }
     let cseq = headers
@@ -276,6 +277,11 @@ fn check_headers(headers: &Headers, method: Option<&Method>) -> Result<(), Parse
     }
     max_forwards(headers)?;
     Ok(())
+}
+
+/// A Call-ID is one non-empty word (RFC 3261 §25.1 `word ["@" word]`, loosely).
+fn valid_call_id(v: &str) -> bool {
+    !v.is_empty() && !v.contains(|c: char| c.is_ascii_whitespace())
 }
 
 /// The first line of a message.
@@ -409,6 +415,9 @@ fn note(head: &mut Head, e: ParseError) {
 }
 
 pub(crate) fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
+    if line.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err(ParseError::BadStartLine);
+    }
     if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
         let (version, rest) = line.split_once(' ').ok_or(ParseError::BadStartLine)?;
         let rest = rest.trim_start_matches(' ');
@@ -536,6 +545,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         for bad in [
+            "SIP/2.0 200 O\x00K",
             "SIP/2.0 99 x",
             "SIP/2.0 700 x",
             "SIP/2.0 2000 x",
