@@ -12,7 +12,9 @@ fn run(tool: &str, args: &[&str]) -> Vec<u8> {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run `{tool}` ({e}); install it (scripts/setup.sh does)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run `{tool}` ({e}); install it (scripts/setup.sh does)")
+        });
     assert!(
         out.status.success(),
         "`{tool} {}` failed: {}\n{}",
@@ -24,28 +26,51 @@ fn run(tool: &str, args: &[&str]) -> Vec<u8> {
 }
 
 fn s16(bytes: &[u8]) -> Vec<i16> {
-    bytes.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+    bytes
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
 }
 
-const RAW_OUT: [&str; 10] = ["-r", "8000", "-c", "1", "-b", "16", "-e", "signed", "-t", "raw"];
+const RAW_OUT: [&str; 10] = [
+    "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", "-t", "raw",
+];
 
 /// Writes a prompt WAV (8 kHz mono 16-bit): a linear sweep 300–3400 Hz at half scale lasting
 /// `frames` × 20 ms. Returns its samples.
 pub fn sweep_prompt(path: &Path, frames: usize) -> Vec<i16> {
     let secs = format!("{:.3}", frames as f64 * 0.02);
     let p = path.to_str().expect("temporary paths are UTF-8");
-    run("sox", &["-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", p, "synth", &secs, "sine", "300-3400", "vol", "0.5"]);
+    run(
+        "sox",
+        &[
+            "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", p, "synth", &secs, "sine",
+            "300-3400", "vol", "0.5",
+        ],
+    );
     let samples = read_wav(path);
-    assert_eq!(samples.len(), frames * FRAME, "sox made a prompt of an unexpected length");
+    assert_eq!(
+        samples.len(),
+        frames * FRAME,
+        "sox made a prompt of an unexpected length"
+    );
     samples
 }
 
 /// Reads a mono 16-bit WAV.
 pub fn read_wav(path: &Path) -> Vec<i16> {
-    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut r =
+        hound::WavReader::open(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let spec = r.spec();
-    assert_eq!((spec.channels, spec.bits_per_sample), (1, 16), "{} is not mono 16-bit", path.display());
-    r.samples::<i16>().map(|s| s.expect("a readable WAV sample")).collect()
+    assert_eq!(
+        (spec.channels, spec.bits_per_sample),
+        (1, 16),
+        "{} is not mono 16-bit",
+        path.display()
+    );
+    r.samples::<i16>()
+        .map(|s| s.expect("a readable WAV sample"))
+        .collect()
 }
 
 /// The DTMF frequency pair of a key.
@@ -73,7 +98,9 @@ pub fn dtmf_tones(digits: &str, tone_ms: u32, gap_ms: u32) -> Vec<i16> {
         let mut args = vec!["-n"];
         args.extend(RAW_OUT);
         // Two channels, one sine each, mixed down to mono at half gain each, then halved again.
-        args.extend(["-", "synth", &secs, "sine", &lo, "sine", &hi, "remix", "-", "vol", "0.5"]);
+        args.extend([
+            "-", "synth", &secs, "sine", &lo, "sine", &hi, "remix", "-", "vol", "0.5",
+        ]);
         out.extend(s16(&run("sox", &args)));
         out.extend_from_slice(&gap);
     }

@@ -122,13 +122,22 @@ pub fn binary() -> PathBuf {
     if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
         candidates.push(PathBuf::from(t).join("debug").join(&exe));
     }
-    candidates.push(crate::workspace_root().join("target").join("debug").join(&exe));
-    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
-        panic!(
-            "the `ivr` binary is missing (looked at {candidates:?}); build it first with \
+    candidates.push(
+        crate::workspace_root()
+            .join("target")
+            .join("debug")
+            .join(&exe),
+    );
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "the `ivr` binary is missing (looked at {candidates:?}); build it first with \
              `cargo build -p ivr-core --bin ivr`, or point IVR_BIN at it"
-        )
-    })
+            )
+        })
 }
 
 fn toml_str(s: &str) -> String {
@@ -143,7 +152,10 @@ impl Engine {
     /// Starts the engine with `opts` and waits (10 s at most) for its `ready` line.
     pub fn start(opts: EngineOptions) -> Engine {
         let bin = binary();
-        let dir = tempfile::Builder::new().prefix("ivr-e2e-").tempdir().expect("create a temporary folder");
+        let dir = tempfile::Builder::new()
+            .prefix("ivr-e2e-")
+            .tempdir()
+            .expect("create a temporary folder");
         let prompt_path = dir.path().join("prompt.wav");
         let prompt = audio::sweep_prompt(&prompt_path, opts.prompt_frames);
         let data = dir.path().join("data");
@@ -166,10 +178,14 @@ impl Engine {
         if let Some(d) = opts.answer_delay {
             config.push_str(&format!("answer_delay = {}\n", toml_duration(d)));
         }
-        config.push_str(&format!("\n[recording]\nenabled = {}\n\n{}\n", opts.recording, opts.extra_toml));
+        config.push_str(&format!(
+            "\n[recording]\nenabled = {}\n\n{}\n",
+            opts.recording, opts.extra_toml
+        ));
         let config_path = dir.path().join("ivr.toml");
         fs::write(&config_path, &config).expect("write the engine configuration");
-        let stderr = fs::File::create(dir.path().join("stderr.log")).expect("create the stderr log");
+        let stderr =
+            fs::File::create(dir.path().join("stderr.log")).expect("create the stderr log");
 
         let mut child = Command::new(&bin)
             .arg("serve")
@@ -179,7 +195,10 @@ impl Engine {
             .arg("127.0.0.1:0")
             .arg("--data")
             .arg(&data)
-            .env("RUST_LOG", std::env::var("IVR_E2E_LOG").unwrap_or_else(|_| "debug".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("IVR_E2E_LOG").unwrap_or_else(|_| "debug".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -211,7 +230,9 @@ impl Engine {
         loop {
             match engine.stdout.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) => {
-                    let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+                    let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                        continue;
+                    };
                     if v.get("event").and_then(Value::as_str) != Some("ready") {
                         continue;
                     }
@@ -230,10 +251,16 @@ impl Engine {
             }
             if let Ok(Some(status)) = engine.child.try_wait() {
                 engine.exit = Some(status);
-                panic!("the engine exited before it was ready ({status}); stderr:\n{}", engine.stderr());
+                panic!(
+                    "the engine exited before it was ready ({status}); stderr:\n{}",
+                    engine.stderr()
+                );
             }
             if Instant::now() >= deadline {
-                panic!("the engine printed no ready line within 10 s; stderr:\n{}", engine.stderr());
+                panic!(
+                    "the engine printed no ready line within 10 s; stderr:\n{}",
+                    engine.stderr()
+                );
             }
         }
     }
@@ -265,32 +292,59 @@ impl Engine {
         complete
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| Event(serde_json::from_str(l).unwrap_or_else(|e| panic!("events.jsonl line is not JSON ({e}): {l}"))))
+            .map(|l| {
+                Event(
+                    serde_json::from_str(l)
+                        .unwrap_or_else(|e| panic!("events.jsonl line is not JSON ({e}): {l}")),
+                )
+            })
             .collect()
     }
 
     /// The events named `name`.
     pub fn events_named(&self, name: &str) -> Vec<Event> {
-        self.events().into_iter().filter(|e| e.name() == name).collect()
+        self.events()
+            .into_iter()
+            .filter(|e| e.name() == name)
+            .collect()
     }
 
     /// The first event satisfying `pred`, waiting up to `timeout`.
-    pub fn try_wait_event(&self, timeout: Duration, pred: impl Fn(&Event) -> bool) -> Option<Event> {
+    pub fn try_wait_event(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Event) -> bool,
+    ) -> Option<Event> {
         wait_until(timeout, || self.events().into_iter().find(|e| pred(e)))
     }
 
     /// The first event named `name` satisfying `pred`; panics with the events so far after
     /// `timeout`.
-    pub fn wait_event(&self, name: &str, timeout: Duration, pred: impl Fn(&Event) -> bool) -> Event {
-        self.try_wait_event(timeout, |e| e.name() == name && pred(e)).unwrap_or_else(|| {
-            panic!("no `{name}` event as expected within {timeout:?}; events:\n{}", self.events_text())
-        })
+    pub fn wait_event(
+        &self,
+        name: &str,
+        timeout: Duration,
+        pred: impl Fn(&Event) -> bool,
+    ) -> Event {
+        self.try_wait_event(timeout, |e| e.name() == name && pred(e))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no `{name}` event as expected within {timeout:?}; events:\n{}",
+                    self.events_text()
+                )
+            })
     }
 
     /// Waits until `count` events named `name` exist; returns them (panics after `timeout`).
     pub fn wait_events(&self, name: &str, count: usize, timeout: Duration) -> Vec<Event> {
-        wait_until(timeout, || Some(self.events_named(name)).filter(|v| v.len() >= count)).unwrap_or_else(|| {
-            panic!("fewer than {count} `{name}` events within {timeout:?}; events:\n{}", self.events_text())
+        wait_until(timeout, || {
+            Some(self.events_named(name)).filter(|v| v.len() >= count)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "fewer than {count} `{name}` events within {timeout:?}; events:\n{}",
+                self.events_text()
+            )
         })
     }
 
@@ -326,10 +380,14 @@ impl Engine {
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let start = Instant::now();
         while self.is_running() {
-            assert!(start.elapsed() < timeout, "the engine did not exit within {timeout:?}");
+            assert!(
+                start.elapsed() < timeout,
+                "the engine did not exit within {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
-        self.exit.expect("is_running returned false, so the status is stored")
+        self.exit
+            .expect("is_running returned false, so the status is stored")
     }
 
     /// Everything a failing test should show about the engine.
@@ -355,7 +413,10 @@ impl Drop for Engine {
         if std::thread::panicking() {
             eprintln!("{}", self.diagnostics());
             if std::env::var_os("IVR_E2E_KEEP").is_some() {
-                let kept = std::mem::replace(&mut self.dir, TempDir::new().expect("create a temporary folder"));
+                let kept = std::mem::replace(
+                    &mut self.dir,
+                    TempDir::new().expect("create a temporary folder"),
+                );
                 eprintln!("kept {}", kept.keep().display());
             }
         }

@@ -42,7 +42,10 @@ pub fn rtp_block() -> (u16, u16) {
 pub fn free_sip_port(ip: &str) -> u16 {
     for _ in 0..50 {
         let udp = UdpSocket::bind((ip, 0)).expect("bind a UDP socket on loopback");
-        let port = udp.local_addr().expect("local address of a bound socket").port();
+        let port = udp
+            .local_addr()
+            .expect("local address of a bound socket")
+            .port();
         if TcpListener::bind((ip, port)).is_ok() {
             return port;
         }

@@ -96,7 +96,9 @@ impl RtpPeer {
     pub fn bind() -> RtpPeer {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind an RTP socket on loopback");
         let reader = sock.try_clone().expect("clone a UDP socket");
-        reader.set_read_timeout(Some(Duration::from_millis(50))).expect("set a read timeout");
+        reader
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("set a read timeout");
         let log: Log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -105,7 +107,11 @@ impl RtpPeer {
                 let mut buf = [0u8; 2048];
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok((n, from)) = reader.recv_from(&mut buf) {
-                        let r = Received { at: Instant::now(), from, packet: RtpPacket::parse(&buf[..n]) };
+                        let r = Received {
+                            at: Instant::now(),
+                            from,
+                            packet: RtpPacket::parse(&buf[..n]),
+                        };
                         let (lock, cv) = &*log;
                         lock.lock().expect("the log lock is never poisoned").push(r);
                         cv.notify_all();
@@ -128,17 +134,27 @@ impl RtpPeer {
 
     /// The local port (put it in the SDP offer).
     pub fn port(&self) -> u16 {
-        self.sock.local_addr().expect("local address of a bound socket").port()
+        self.sock
+            .local_addr()
+            .expect("local address of a bound socket")
+            .port()
     }
 
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
-        self.log.0.lock().expect("the log lock is never poisoned").clone()
+        self.log
+            .0
+            .lock()
+            .expect("the log lock is never poisoned")
+            .clone()
     }
 
     /// The RTP packets received so far (non-RTP datagrams left out).
     pub fn packets(&self) -> Vec<RtpPacket> {
-        self.received().into_iter().filter_map(|r| r.packet).collect()
+        self.received()
+            .into_iter()
+            .filter_map(|r| r.packet)
+            .collect()
     }
 
     /// Waits until `pred` holds for what has been received, or `timeout` passes; returns the
@@ -148,8 +164,13 @@ impl RtpPeer {
         let (lock, cv) = &*self.log;
         let mut got = lock.lock().expect("the log lock is never poisoned");
         while !pred(&got) {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
-            got = cv.wait_timeout(got, left).expect("the log lock is never poisoned").0;
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            got = cv
+                .wait_timeout(got, left)
+                .expect("the log lock is never poisoned")
+                .0;
         }
         got.clone()
     }
@@ -158,7 +179,9 @@ impl RtpPeer {
     /// which is where it expects ours (its SDP port). Panics after `timeout`.
     pub fn engine_addr(&self, timeout: Duration) -> SocketAddr {
         let got = self.wait_for(timeout, |r| !r.is_empty());
-        got.first().map(|r| r.from).unwrap_or_else(|| panic!("no RTP from the engine within {timeout:?}"))
+        got.first()
+            .map(|r| r.from)
+            .unwrap_or_else(|| panic!("no RTP from the engine within {timeout:?}"))
     }
 
     /// Waits until no datagram has arrived for `quiet`, up to `timeout` in all.
@@ -177,8 +200,17 @@ impl RtpPeer {
 
     /// Sends one packet with the next sequence number; `ts_step` advances the timestamp after.
     pub fn send(&mut self, to: SocketAddr, pt: u8, marker: bool, payload: &[u8], ts_step: u32) {
-        let p = RtpPacket { marker, pt, seq: self.seq, ts: self.ts, ssrc: self.ssrc, payload: payload.to_vec() };
-        self.sock.send_to(&p.to_bytes(), to).expect("send RTP on loopback");
+        let p = RtpPacket {
+            marker,
+            pt,
+            seq: self.seq,
+            ts: self.ts,
+            ssrc: self.ssrc,
+            payload: payload.to_vec(),
+        };
+        self.sock
+            .send_to(&p.to_bytes(), to)
+            .expect("send RTP on loopback");
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(ts_step);
     }
@@ -194,7 +226,13 @@ impl RtpPeer {
             pace(start, n);
             let marker = !self.started;
             self.started = true;
-            self.send(to, law.payload_type(), marker, &law.encode(&frame), FRAME as u32);
+            self.send(
+                to,
+                law.payload_type(),
+                marker,
+                &law.encode(&frame),
+                FRAME as u32,
+            );
             n += 1;
         }
         n
@@ -216,7 +254,13 @@ impl RtpPeer {
         }
         for _ in 0..3 {
             self.ts = ts0;
-            self.send(to, pt, false, &event_payload(event, true, frames * FRAME as u16), 0);
+            self.send(
+                to,
+                pt,
+                false,
+                &event_payload(event, true, frames * FRAME as u16),
+                0,
+            );
             sent += 1;
         }
         self.ts = ts0.wrapping_add(u32::from(frames) * FRAME as u32);
@@ -263,7 +307,14 @@ mod tests {
 
     #[test]
     fn packets_round_trip() {
-        let p = RtpPacket { marker: true, pt: 8, seq: 65535, ts: 7, ssrc: 9, payload: vec![1, 2, 3] };
+        let p = RtpPacket {
+            marker: true,
+            pt: 8,
+            seq: 65535,
+            ts: 7,
+            ssrc: 9,
+            payload: vec![1, 2, 3],
+        };
         assert_eq!(RtpPacket::parse(&p.to_bytes()), Some(p));
         assert_eq!(RtpPacket::parse(&[0x80, 0]), None);
     }

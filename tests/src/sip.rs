@@ -16,7 +16,10 @@ pub struct SipMessage {
 impl SipMessage {
     /// Wraps raw bytes.
     pub fn from_bytes(outgoing: bool, bytes: &[u8]) -> SipMessage {
-        SipMessage { outgoing, text: String::from_utf8_lossy(bytes).into_owned() }
+        SipMessage {
+            outgoing,
+            text: String::from_utf8_lossy(bytes).into_owned(),
+        }
     }
 
     /// The start line (`INVITE sip:... SIP/2.0` or `SIP/2.0 200 OK`).
@@ -41,7 +44,10 @@ impl SipMessage {
         if self.status().is_some() {
             return None;
         }
-        self.start_line().split(' ').next().filter(|m| !m.is_empty())
+        self.start_line()
+            .split(' ')
+            .next()
+            .filter(|m| !m.is_empty())
     }
 
     /// The method in CSeq (what a response answers).
@@ -61,7 +67,8 @@ impl SipMessage {
         self.head().lines().skip(1).filter_map(move |line| {
             let (n, v) = line.split_once(':')?;
             let n = n.trim();
-            let hit = n.eq_ignore_ascii_case(&name) || compact.is_some_and(|c| n.eq_ignore_ascii_case(c));
+            let hit =
+                n.eq_ignore_ascii_case(&name) || compact.is_some_and(|c| n.eq_ignore_ascii_case(c));
             hit.then(|| v.trim())
         })
     }
@@ -69,18 +76,29 @@ impl SipMessage {
     /// The header section (start line included).
     pub fn head(&self) -> &str {
         let t = self.text.trim_start_matches(['\r', '\n']);
-        t.split_once("\r\n\r\n").or_else(|| t.split_once("\n\n")).map_or(t, |(h, _)| h)
+        t.split_once("\r\n\r\n")
+            .or_else(|| t.split_once("\n\n"))
+            .map_or(t, |(h, _)| h)
     }
 
     /// The body (empty when none).
     pub fn body(&self) -> &str {
         let t = self.text.trim_start_matches(['\r', '\n']);
-        t.split_once("\r\n\r\n").or_else(|| t.split_once("\n\n")).map_or("", |(_, b)| b)
+        t.split_once("\r\n\r\n")
+            .or_else(|| t.split_once("\n\n"))
+            .map_or("", |(_, b)| b)
     }
 
     /// The SDP audio port (`m=audio PORT ...`), when the body is SDP.
     pub fn sdp_audio_port(&self) -> Option<u16> {
-        self.body().lines().find_map(|l| l.trim().strip_prefix("m=audio ")?.split(' ').next()?.parse().ok())
+        self.body().lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("m=audio ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
     }
 
     /// The SDP media direction attribute (`sendrecv` when none is given, as RFC 3264 says).
@@ -89,7 +107,9 @@ impl SipMessage {
             .lines()
             .map(str::trim)
             .find_map(|l| {
-                ["sendrecv", "sendonly", "recvonly", "inactive"].into_iter().find(|d| l == format!("a={d}"))
+                ["sendrecv", "sendonly", "recvonly", "inactive"]
+                    .into_iter()
+                    .find(|d| l == format!("a={d}"))
             })
             .unwrap_or("sendrecv")
     }
@@ -99,7 +119,12 @@ impl SipMessage {
         self.body()
             .lines()
             .find_map(|l| l.trim().strip_prefix("m=audio "))
-            .map(|rest| rest.split_whitespace().skip(2).filter_map(|f| f.parse().ok()).collect())
+            .map(|rest| {
+                rest.split_whitespace()
+                    .skip(2)
+                    .filter_map(|f| f.parse().ok())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -116,7 +141,10 @@ fn compact_form(name: &str) -> Option<&'static str> {
         ("supported", "k"),
         ("subject", "s"),
     ];
-    table.iter().find(|(full, _)| full.eq_ignore_ascii_case(name)).map(|(_, c)| *c)
+    table
+        .iter()
+        .find(|(full, _)| full.eq_ignore_ascii_case(name))
+        .map(|(_, c)| *c)
 }
 
 /// A UDP socket on loopback for hand-made SIP datagrams.
@@ -133,12 +161,16 @@ impl RawSip {
 
     /// The bound address (for Via and Contact).
     pub fn local_addr(&self) -> SocketAddr {
-        self.sock.local_addr().expect("local address of a bound socket")
+        self.sock
+            .local_addr()
+            .expect("local address of a bound socket")
     }
 
     /// Sends one datagram.
     pub fn send(&self, to: SocketAddr, bytes: &[u8]) {
-        self.sock.send_to(bytes, to).expect("send a datagram on loopback");
+        self.sock
+            .send_to(bytes, to)
+            .expect("send a datagram on loopback");
     }
 
     /// Receives messages until one is a final response (>= 200) or `timeout` passes; returns
@@ -147,9 +179,16 @@ impl RawSip {
         let deadline = Instant::now() + timeout;
         let mut got = Vec::new();
         let mut buf = vec![0u8; 65_536];
-        while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-            self.sock.set_read_timeout(Some(left)).expect("set a read timeout");
-            let Ok((n, _)) = self.sock.recv_from(&mut buf) else { break };
+        while let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        {
+            self.sock
+                .set_read_timeout(Some(left))
+                .expect("set a read timeout");
+            let Ok((n, _)) = self.sock.recv_from(&mut buf) else {
+                break;
+            };
             let msg = SipMessage::from_bytes(false, &buf[..n]);
             let done = msg.status().is_some_and(|s| s >= 200);
             got.push(msg);
@@ -165,9 +204,16 @@ impl RawSip {
         let deadline = Instant::now() + timeout;
         let mut got = Vec::new();
         let mut buf = vec![0u8; 65_536];
-        while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-            self.sock.set_read_timeout(Some(left)).expect("set a read timeout");
-            let Ok((n, _)) = self.sock.recv_from(&mut buf) else { break };
+        while let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        {
+            self.sock
+                .set_read_timeout(Some(left))
+                .expect("set a read timeout");
+            let Ok((n, _)) = self.sock.recv_from(&mut buf) else {
+                break;
+            };
             got.push(SipMessage::from_bytes(false, &buf[..n]));
         }
         got

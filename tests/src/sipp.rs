@@ -39,7 +39,11 @@ pub struct Offer {
 impl Offer {
     /// PCMU, PCMA and telephone-event/101.
     pub fn new(port: u16) -> Offer {
-        Offer { port, codecs: vec![(0, "PCMU/8000"), (8, "PCMA/8000")], telephone_event: Some(101) }
+        Offer {
+            port,
+            codecs: vec![(0, "PCMU/8000"), (8, "PCMA/8000")],
+            telephone_event: Some(101),
+        }
     }
 
     /// Replaces the audio codecs.
@@ -50,7 +54,11 @@ impl Offer {
 
     /// PCMU only, no telephone-event (DTMF must then be detected in-band).
     pub fn pcmu_only(port: u16) -> Offer {
-        Offer { port, codecs: vec![(0, "PCMU/8000")], telephone_event: None }
+        Offer {
+            port,
+            codecs: vec![(0, "PCMU/8000")],
+            telephone_event: None,
+        }
     }
 
     /// Sets or removes telephone-event.
@@ -71,7 +79,10 @@ impl Offer {
             let _ = write!(s, "\r\na=rtpmap:{pt} {enc}");
         }
         if let Some(pt) = self.telephone_event {
-            let _ = write!(s, "\r\na=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-16");
+            let _ = write!(
+                s,
+                "\r\na=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-16"
+            );
         }
         s
     }
@@ -123,7 +134,9 @@ impl Sipp {
 
     /// Sets the SDP offer.
     pub fn offer(self, offer: &Offer) -> Sipp {
-        self.key("rtp_port", &offer.port.to_string()).key("fmts", &offer.fmts()).key("rtpmaps", &offer.rtpmaps())
+        self.key("rtp_port", &offer.port.to_string())
+            .key("fmts", &offer.fmts())
+            .key("rtpmaps", &offer.rtpmaps())
     }
 
     /// Sets a `-key` (used as `[name]` in the scenario), replacing an earlier value.
@@ -179,13 +192,24 @@ impl Sipp {
 
     /// Starts SIPp and returns at once.
     pub fn spawn(self) -> SippChild {
-        let dir = tempfile::Builder::new().prefix("sipp-e2e-").tempdir().expect("create a temporary folder");
-        let source = crate::workspace_root().join("tests").join("scenarios").join(format!("{}.xml", self.scenario));
-        let mut xml = fs::read_to_string(&source).unwrap_or_else(|e| panic!("read {}: {e}", source.display()));
+        let dir = tempfile::Builder::new()
+            .prefix("sipp-e2e-")
+            .tempdir()
+            .expect("create a temporary folder");
+        let source = crate::workspace_root()
+            .join("tests")
+            .join("scenarios")
+            .join(format!("{}.xml", self.scenario));
+        let mut xml = fs::read_to_string(&source)
+            .unwrap_or_else(|e| panic!("read {}: {e}", source.display()));
         for (from, to) in &self.template {
             xml = xml.replace(from, to);
         }
-        assert!(!xml.contains("@PCAP@") && !xml.contains("@METHOD@"), "{}: a template parameter is unset", self.scenario);
+        assert!(
+            !xml.contains("@PCAP@") && !xml.contains("@METHOD@"),
+            "{}: a template parameter is unset",
+            self.scenario
+        );
         let scenario = dir.path().join(format!("{}.xml", self.scenario));
         fs::write(&scenario, xml).expect("write the scenario");
 
@@ -197,10 +221,27 @@ impl Sipp {
             .arg(&scenario)
             .args(["-i", &self.local_ip, "-p", &port.to_string()])
             .args(["-mi", &self.local_ip, "-mp", &self.media_port.to_string()])
-            .args(["-t", if self.transport == Transport::Tcp { "t1" } else { "u1" }])
+            .args([
+                "-t",
+                if self.transport == Transport::Tcp {
+                    "t1"
+                } else {
+                    "u1"
+                },
+            ])
             .args(["-m", &self.calls.to_string()])
-            .args(["-timeout", &format!("{}s", self.timeout.as_secs().max(1)), "-timeout_error"])
-            .args(["-nostdin", "-trace_err", "-trace_msg", "-trace_logs", "-trace_screen"])
+            .args([
+                "-timeout",
+                &format!("{}s", self.timeout.as_secs().max(1)),
+                "-timeout_error",
+            ])
+            .args([
+                "-nostdin",
+                "-trace_err",
+                "-trace_msg",
+                "-trace_logs",
+                "-trace_screen",
+            ])
             .arg("-error_file")
             .arg(d.join("errors.log"))
             .arg("-message_file")
@@ -229,8 +270,15 @@ impl Sipp {
             .stdout(stdout)
             .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run `sipp` ({e}); install sip-tester (scripts/setup.sh does)"));
-        SippChild { child, dir, command_line, deadline: Instant::now() + self.timeout + Duration::from_secs(10) }
+            .unwrap_or_else(|e| {
+                panic!("cannot run `sipp` ({e}); install sip-tester (scripts/setup.sh does)")
+            });
+        SippChild {
+            child,
+            dir,
+            command_line,
+            deadline: Instant::now() + self.timeout + Duration::from_secs(10),
+        }
     }
 
     /// Runs SIPp to the end.
@@ -303,7 +351,12 @@ impl SippRun {
 
     /// Panics with the run's evidence unless every call succeeded.
     pub fn assert_success(&self) {
-        assert!(self.success(), "SIPp failed ({}):\n{}", self.status, self.diagnostics());
+        assert!(
+            self.success(),
+            "SIPp failed ({}):\n{}",
+            self.status,
+            self.diagnostics()
+        );
     }
 
     /// Messages the engine sent.
@@ -317,8 +370,12 @@ impl SippRun {
     }
 
     /// The responses received to requests of `method`.
-    pub fn responses_to<'a>(&'a self, method: &'a str) -> impl Iterator<Item = &'a SipMessage> + 'a {
-        self.received().filter(move |m| m.status().is_some() && m.cseq_method() == Some(method))
+    pub fn responses_to<'a>(
+        &'a self,
+        method: &'a str,
+    ) -> impl Iterator<Item = &'a SipMessage> + 'a {
+        self.received()
+            .filter(move |m| m.status().is_some() && m.cseq_method() == Some(method))
     }
 
     /// The requests the engine sent with `method`.
@@ -341,15 +398,27 @@ impl SippRun {
 
     /// Everything a failing test should show about the run.
     pub fn diagnostics(&self) -> String {
-        let mut s = format!("---- sipp: {}\n---- status: {}\n", self.command_line, self.status);
+        let mut s = format!(
+            "---- sipp: {}\n---- status: {}\n",
+            self.command_line, self.status
+        );
         let _ = writeln!(s, "---- errors:\n{}", self.errors);
         let _ = writeln!(s, "---- logs:\n{}", self.logs);
         let _ = writeln!(s, "---- messages ({}):", self.messages.len());
         for m in &self.messages {
-            let _ = writeln!(s, "{} {}", if m.outgoing { ">>" } else { "<<" }, m.text.trim_end().replace('\n', "\n   "));
+            let _ = writeln!(
+                s,
+                "{} {}",
+                if m.outgoing { ">>" } else { "<<" },
+                m.text.trim_end().replace('\n', "\n   ")
+            );
         }
         let tail: Vec<&str> = self.stdout.lines().rev().take(40).collect();
-        let _ = writeln!(s, "---- stdout (tail):\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        let _ = writeln!(
+            s,
+            "---- stdout (tail):\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
         s
     }
 }
@@ -372,7 +441,10 @@ pub fn parse_trace(text: &str) -> Vec<SipMessage> {
         } else {
             continue;
         };
-        let text = body.trim_start_matches(['\r', '\n']).replace("\r\n", "\n").replace('\n', "\r\n");
+        let text = body
+            .trim_start_matches(['\r', '\n'])
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n");
         if text.trim().is_empty() {
             continue;
         }
