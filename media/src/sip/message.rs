@@ -8,6 +8,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use super::headers::{CSeq, NameAddr, Via};
+use super::parse::ParseError;
 use super::uri::Uri;
 
 /// A SIP request method.
@@ -204,12 +206,18 @@ impl Headers {
 
     /// The value of the first header called `name` (any case, compact forms accepted).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|h| h.name == *name).map(|h| h.value.as_str())
+        self.0
+            .iter()
+            .find(|h| h.name == *name)
+            .map(|h| h.value.as_str())
     }
 
     /// Every header line called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |h| h.name == *name).map(|h| h.value.as_str())
+        self.0
+            .iter()
+            .filter(move |h| h.name == *name)
+            .map(|h| h.value.as_str())
     }
 
     /// Every comma-separated value of the headers called `name`, in order, respecting quoted
@@ -220,7 +228,10 @@ impl Headers {
 
     /// Appends a header line.
     pub fn push(&mut self, name: &str, value: impl Into<String>) {
-        self.0.push(Header { name: HeaderName::new(name), value: value.into() });
+        self.0.push(Header {
+            name: HeaderName::new(name),
+            value: value.into(),
+        });
     }
 
     /// Replaces every header called `name` with one line carrying `value` (kept at the position
@@ -250,7 +261,13 @@ impl Headers {
 
     /// Inserts a header line before all others (used for a proxy's `Via`).
     pub fn prepend(&mut self, name: &str, value: impl Into<String>) {
-        self.0.insert(0, Header { name: HeaderName::new(name), value: value.into() });
+        self.0.insert(
+            0,
+            Header {
+                name: HeaderName::new(name),
+                value: value.into(),
+            },
+        );
     }
 
     /// All header lines in order.
@@ -340,6 +357,231 @@ impl Message {
     }
 }
 
+impl Message {
+    /// Serialises the message; see [`Request::encode_into`].
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the serialised message to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Request(r) => r.encode_into(out),
+            Message::Response(r) => r.encode_into(out),
+        }
+    }
+
+    /// The Call-ID, if present.
+    pub fn call_id(&self) -> Option<&str> {
+        self.headers().get("Call-ID")
+    }
+
+    /// The parsed CSeq.
+    pub fn cseq(&self) -> Result<CSeq, ParseError> {
+        cseq(self.headers())
+    }
+
+    /// The parsed top (first) Via.
+    pub fn top_via(&self) -> Result<Via, ParseError> {
+        top_via(self.headers())
+    }
+
+    /// The parsed From.
+    pub fn from(&self) -> Result<NameAddr, ParseError> {
+        name_addr(self.headers(), "From")
+    }
+
+    /// The parsed To.
+    pub fn to(&self) -> Result<NameAddr, ParseError> {
+        name_addr(self.headers(), "To")
+    }
+}
+
+impl Request {
+    /// A request with the given method and URI, no headers and an empty body.
+    pub fn new(method: Method, uri: Uri) -> Request {
+        Request {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Serialises the request.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the serialised request to `out`: the request line, the header lines in order
+    /// (long names), a `Content-Length` equal to the body length (written in place of the first
+    /// existing one, or last; others are dropped), an empty line and the body. Line breaks in
+    /// header values are replaced by spaces so a value can never start a new header.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        put(out, self.method.as_str());
+        out.push(b' ');
+        put(out, &self.uri.to_string());
+        out.extend_from_slice(b" SIP/2.0\r\n");
+        encode_rest(&self.headers, &self.body, out);
+    }
+
+    /// The Call-ID, if present.
+    pub fn call_id(&self) -> Option<&str> {
+        self.headers.get("Call-ID")
+    }
+
+    /// The parsed CSeq.
+    pub fn cseq(&self) -> Result<CSeq, ParseError> {
+        cseq(&self.headers)
+    }
+
+    /// The parsed top (first) Via.
+    pub fn top_via(&self) -> Result<Via, ParseError> {
+        top_via(&self.headers)
+    }
+
+    /// The parsed From.
+    pub fn from(&self) -> Result<NameAddr, ParseError> {
+        name_addr(&self.headers, "From")
+    }
+
+    /// The parsed To.
+    pub fn to(&self) -> Result<NameAddr, ParseError> {
+        name_addr(&self.headers, "To")
+    }
+
+    /// A response to this request built per RFC 3261 §8.2.6: every Via (in order), From, To,
+    /// Call-ID and CSeq copied, the usual reason phrase for `status`, an empty body. No To tag
+    /// is added and no Record-Route is copied; the caller does both where a dialog needs them.
+    pub fn response(&self, status: u16) -> Response {
+        let mut headers = Headers::new();
+        for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+            for v in self.headers.get_all(name) {
+                headers.push(name, v);
+            }
+        }
+        Response {
+            status,
+            reason: reason_phrase(status).to_string(),
+            headers,
+            body: Bytes::new(),
+        }
+    }
+}
+
+impl Response {
+    /// Serialises the response.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the serialised response to `out`; see [`Request::encode_into`].
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"SIP/2.0 ");
+        put(out, &self.status.to_string());
+        out.push(b' ');
+        put_value(out, &self.reason);
+        out.extend_from_slice(b"\r\n");
+        encode_rest(&self.headers, &self.body, out);
+    }
+
+    /// The Call-ID, if present.
+    pub fn call_id(&self) -> Option<&str> {
+        self.headers.get("Call-ID")
+    }
+
+    /// The parsed CSeq.
+    pub fn cseq(&self) -> Result<CSeq, ParseError> {
+        cseq(&self.headers)
+    }
+
+    /// The parsed top (first) Via.
+    pub fn top_via(&self) -> Result<Via, ParseError> {
+        top_via(&self.headers)
+    }
+
+    /// The parsed From.
+    pub fn from(&self) -> Result<NameAddr, ParseError> {
+        name_addr(&self.headers, "From")
+    }
+
+    /// The parsed To.
+    pub fn to(&self) -> Result<NameAddr, ParseError> {
+        name_addr(&self.headers, "To")
+    }
+}
+
+fn cseq(headers: &Headers) -> Result<CSeq, ParseError> {
+    CSeq::parse(
+        headers
+            .get("CSeq")
+            .ok_or(ParseError::MissingHeader("CSeq"))?,
+    )
+}
+
+fn top_via(headers: &Headers) -> Result<Via, ParseError> {
+    Via::parse(
+        headers
+            .values("Via")
+            .next()
+            .ok_or(ParseError::MissingHeader("Via"))?,
+    )
+}
+
+fn name_addr(headers: &Headers, name: &'static str) -> Result<NameAddr, ParseError> {
+    NameAddr::parse(headers.get(name).ok_or(ParseError::MissingHeader(name))?)
+}
+
+fn put(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Writes a header value or reason phrase with CR and LF replaced by spaces.
+fn put_value(out: &mut Vec<u8>, s: &str) {
+    let start = out.len();
+    put(out, s);
+    for b in &mut out[start..] {
+        if matches!(*b, b'\r' | b'\n') {
+            *b = b' ';
+        }
+    }
+}
+
+/// Header lines, the computed Content-Length, the empty line and the body.
+fn encode_rest(headers: &Headers, body: &[u8], out: &mut Vec<u8>) {
+    let mut wrote_length = false;
+    for h in headers.iter() {
+        if h.name == *"Content-Length" {
+            if !wrote_length {
+                write_content_length(out, body.len());
+                wrote_length = true;
+            }
+            continue;
+        }
+        put(out, h.name.as_str());
+        out.extend_from_slice(b": ");
+        put_value(out, &h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !wrote_length {
+        write_content_length(out, body.len());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+fn write_content_length(out: &mut Vec<u8>, len: usize) {
+    out.extend_from_slice(b"Content-Length: ");
+    put(out, &len.to_string());
+    out.extend_from_slice(b"\r\n");
+}
+
 /// The usual reason phrase for a status code.
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
@@ -413,13 +655,115 @@ mod tests {
         let mut h = Headers::new();
         h.push("A", "1");
         h.push("Via", "x");
-        h.push("B", "2");
+        h.push("X-B", "2");
         h.push("v", "y");
         h.set("via", "z");
-        let names: Vec<_> = h.iter().map(|h| (h.name.as_str().to_string(), h.value.clone())).collect();
+        let names: Vec<_> = h
+            .iter()
+            .map(|h| (h.name.as_str().to_string(), h.value.clone()))
+            .collect();
         assert_eq!(
             names,
-            vec![("A".into(), "1".into()), ("Via".into(), "z".into()), ("B".into(), "2".into())]
+            vec![
+                ("A".into(), "1".into()),
+                ("Via".into(), "z".into()),
+                ("X-B".into(), "2".into())
+            ]
         );
+    }
+
+    fn invite() -> Request {
+        let mut r = Request::new(Method::Invite, Uri::parse("sip:bob@biloxi.com").unwrap());
+        r.headers.push(
+            "Via",
+            "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds",
+        );
+        r.headers.push(
+            "Via",
+            "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2",
+        );
+        r.headers.push("Max-Forwards", "70");
+        r.headers.push("To", "Bob <sip:bob@biloxi.com>");
+        r.headers
+            .push("f", "Alice <sip:alice@atlanta.com>;tag=1928301774");
+        r.headers.push("Call-ID", "a84b4c76e66710@pc33.atlanta.com");
+        r.headers.push("CSeq", "314159 INVITE");
+        r.headers.push("Content-Length", "999");
+        r.headers.push("Content-Type", "application/sdp");
+        r.body = Bytes::from_static(b"v=0\r\n");
+        r
+    }
+
+    #[test]
+    fn encode_writes_long_names_and_the_real_content_length_in_place() {
+        let text = String::from_utf8(invite().encode()).unwrap();
+        assert_eq!(
+            text,
+            "INVITE sip:bob@biloxi.com SIP/2.0\r\n\
+             Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n\
+             Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2\r\n\
+             Max-Forwards: 70\r\n\
+             To: Bob <sip:bob@biloxi.com>\r\n\
+             From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n\
+             Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n\
+             CSeq: 314159 INVITE\r\n\
+             Content-Length: 5\r\n\
+             Content-Type: application/sdp\r\n\
+             \r\n\
+             v=0\r\n"
+        );
+    }
+
+    #[test]
+    fn encode_appends_content_length_when_absent_and_neutralises_line_breaks() {
+        let mut r = Response::new_for_test();
+        r.headers.push("Subject", "a\r\nVia: injected");
+        r.reason = "OK\r\nX: y".into();
+        let text = String::from_utf8(r.encode()).unwrap();
+        assert_eq!(
+            text,
+            "SIP/2.0 200 OK  X: y\r\nSubject: a  Via: injected\r\nContent-Length: 0\r\n\r\n"
+        );
+    }
+
+    impl Response {
+        fn new_for_test() -> Response {
+            Response {
+                status: 200,
+                reason: "OK".into(),
+                headers: Headers::new(),
+                body: Bytes::new(),
+            }
+        }
+    }
+
+    #[test]
+    fn response_copies_via_from_to_call_id_cseq_and_nothing_else() {
+        let req = invite();
+        let resp = req.response(486);
+        assert_eq!((resp.status, resp.reason.as_str()), (486, "Busy Here"));
+        let names: Vec<_> = resp.headers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["Via", "Via", "From", "To", "Call-ID", "CSeq"]);
+        assert_eq!(resp.headers.values("Via").count(), 3);
+        assert!(resp.body.is_empty());
+        assert_eq!(resp.to().unwrap().tag(), None);
+        assert_eq!(resp.cseq().unwrap(), req.cseq().unwrap());
+        assert_eq!(resp.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
+        assert_eq!(resp.from().unwrap().tag(), Some("1928301774"));
+        assert_eq!(resp.call_id(), Some("a84b4c76e66710@pc33.atlanta.com"));
+    }
+
+    #[test]
+    fn encoded_request_parses_back_equal() {
+        let req = invite();
+        let parsed = super::super::parse::parse_message(&req.encode()).unwrap();
+        let Message::Request(back) = parsed else {
+            panic!("not a request")
+        };
+        assert_eq!(back.method, req.method);
+        assert_eq!(back.uri, req.uri);
+        assert_eq!(back.body, req.body);
+        assert_eq!(back.headers.get("Content-Length"), Some("5"));
+        assert_eq!(back.headers.get("From"), req.headers.get("From"));
     }
 }
