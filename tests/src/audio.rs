@@ -57,20 +57,10 @@ pub fn sweep_prompt(path: &Path, frames: usize) -> Vec<i16> {
     samples
 }
 
-/// Reads a mono 16-bit WAV.
+/// Reads a WAV the way the engine does (`ivr_media::audio::Prompt`: mono, 8 kHz).
 pub fn read_wav(path: &Path) -> Vec<i16> {
-    let mut r =
-        hound::WavReader::open(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let spec = r.spec();
-    assert_eq!(
-        (spec.channels, spec.bits_per_sample),
-        (1, 16),
-        "{} is not mono 16-bit",
-        path.display()
-    );
-    r.samples::<i16>()
-        .map(|s| s.expect("a readable WAV sample"))
-        .collect()
+    let prompt = ivr_media::audio::Prompt::load(path).unwrap_or_else(|e| panic!("{e}"));
+    prompt.samples().to_vec()
 }
 
 /// The DTMF frequency pair of a key.

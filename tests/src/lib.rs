@@ -11,8 +11,8 @@
 //!   exit status plus the parsed message trace ([`SippRun`]).
 //! * [`RtpPeer`] is the caller's media socket: it records every RTP packet the engine sends and
 //!   sends G.711 audio or RFC 4733 events back, paced in real time like a phone.
-//! * [`audio`] makes test audio with `sox` and `espeak-ng` into temporary files; [`g711`]
-//!   encodes and decodes it.
+//! * [`audio`] makes test audio with `sox` and `espeak-ng` into temporary files; [`codec`]
+//!   encodes and decodes it with the engine's G.711.
 //! * [`sip`] sends raw datagrams for the requests SIPp cannot express (malformed ones).
 //!
 //! Every wait has a deadline: helpers poll the event file or a socket until a condition holds or
@@ -25,8 +25,8 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod codec;
 pub mod engine;
-pub mod g711;
 pub mod ports;
 pub mod rtp;
 pub mod sip;

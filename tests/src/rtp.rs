@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::audio::FRAME;
-use crate::g711::Law;
+use crate::codec::{self, G711};
 
 /// One RTP packet (RFC 3550 fixed header; CSRCs and extensions skipped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,7 +217,7 @@ impl RtpPeer {
 
     /// Sends `samples` as G.711 in 20 ms packets paced in real time (the last frame padded with
     /// silence). Returns the number of packets sent.
-    pub fn send_audio(&mut self, to: SocketAddr, law: Law, samples: &[i16]) -> usize {
+    pub fn send_audio(&mut self, to: SocketAddr, codec: G711, samples: &[i16]) -> usize {
         let start = Instant::now();
         let mut n = 0;
         for chunk in samples.chunks(FRAME) {
@@ -228,9 +228,9 @@ impl RtpPeer {
             self.started = true;
             self.send(
                 to,
-                law.payload_type(),
+                codec.payload_type(),
                 marker,
-                &law.encode(&frame),
+                &codec::encode(codec, &frame),
                 FRAME as u32,
             );
             n += 1;

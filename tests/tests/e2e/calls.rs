@@ -1,6 +1,6 @@
 //! An answered call: what the caller hears and what the engine counts.
 
-use ivr_tests::g711::Law;
+use ivr_tests::codec::G711;
 use ivr_tests::{Engine, EngineOptions, Offer, RtpPeer, Sipp, Transport};
 
 use crate::{assert_hangup, assert_prompt_stream, ended, ms, secs};
@@ -19,7 +19,7 @@ fn call(
     engine: &Engine,
     peer: &mut RtpPeer,
     offer: Offer,
-    law: Law,
+    codec: G711,
     transport: Transport,
 ) -> (ivr_tests::SippRun, usize) {
     let target = if transport == Transport::Tcp {
@@ -33,7 +33,7 @@ fn call(
         .pause(ms(2500))
         .spawn();
     let engine_rtp = peer.engine_addr(secs(5));
-    let sent = peer.send_audio(engine_rtp, law, &caller_audio(50));
+    let sent = peer.send_audio(engine_rtp, codec, &caller_audio(50));
     let run = sipp.wait();
     run.assert_success();
     let ok = run
@@ -54,7 +54,7 @@ fn answered_call_plays_the_prompt_exactly_and_counts_the_callers_rtp() {
     let engine = Engine::start(EngineOptions::default());
     let mut peer = RtpPeer::bind();
     let offer = Offer::new(peer.port());
-    let (run, sent) = call(&engine, &mut peer, offer, Law::Mu, Transport::Udp);
+    let (run, sent) = call(&engine, &mut peer, offer, G711::Pcmu, Transport::Udp);
 
     let ok = run
         .responses_to("INVITE")
@@ -78,7 +78,7 @@ fn answered_call_plays_the_prompt_exactly_and_counts_the_callers_rtp() {
     );
 
     let got = peer.wait_quiet(ms(300), secs(5));
-    assert_prompt_stream(&got, engine.prompt(), Law::Mu);
+    assert_prompt_stream(&got, engine.prompt(), G711::Pcmu);
 
     let answered = engine.wait_event("answered", secs(5), |_| true);
     assert_eq!(answered.str("codec"), Some("PCMU"), "{answered}");
@@ -114,8 +114,12 @@ fn caller_preferring_pcma_gets_the_prompt_in_a_law() {
     let engine = Engine::start(EngineOptions::default());
     let mut peer = RtpPeer::bind();
     let offer = Offer::new(peer.port()).codecs(&[(8, "PCMA/8000"), (0, "PCMU/8000")]);
-    let (_run, sent) = call(&engine, &mut peer, offer, Law::A, Transport::Udp);
-    assert_prompt_stream(&peer.wait_quiet(ms(300), secs(5)), engine.prompt(), Law::A);
+    let (_run, sent) = call(&engine, &mut peer, offer, G711::Pcma, Transport::Udp);
+    assert_prompt_stream(
+        &peer.wait_quiet(ms(300), secs(5)),
+        engine.prompt(),
+        G711::Pcma,
+    );
     let answered = engine.wait_event("answered", secs(5), |_| true);
     assert_eq!(answered.str("codec"), Some("PCMA"), "{answered}");
     let end = ended(&engine);
@@ -127,13 +131,17 @@ fn call_over_tcp_gets_the_prompt() {
     let engine = Engine::start(EngineOptions::default());
     let mut peer = RtpPeer::bind();
     let offer = Offer::new(peer.port());
-    let (run, _) = call(&engine, &mut peer, offer, Law::Mu, Transport::Tcp);
+    let (run, _) = call(&engine, &mut peer, offer, G711::Pcmu, Transport::Tcp);
     assert!(
         run.messages
             .iter()
             .all(|m| m.header("Via").is_some_and(|v| v.contains("TCP"))),
         "a message was not over TCP"
     );
-    assert_prompt_stream(&peer.wait_quiet(ms(300), secs(5)), engine.prompt(), Law::Mu);
+    assert_prompt_stream(
+        &peer.wait_quiet(ms(300), secs(5)),
+        engine.prompt(),
+        G711::Pcmu,
+    );
     assert_hangup(&engine, "caller", "bye");
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ivr_tests::g711::Law;
+use ivr_tests::codec::G711;
 use ivr_tests::{audio, Engine, EngineOptions, Offer, RtpPeer, Sipp};
 
 use crate::{assert_hangup, digits, ended, ms, secs};
@@ -121,7 +121,7 @@ fn inband_tones_are_reported_in_order_once_each() {
         .offer(&Offer::pcmu_only(peer.port()))
         .spawn();
     let to = peer.engine_addr(secs(5));
-    peer.send_audio(to, Law::Mu, &audio::dtmf_tones("159#", 100, 100));
+    peer.send_audio(to, G711::Pcmu, &audio::dtmf_tones("159#", 100, 100));
     let run = sipp.wait();
     run.assert_success();
     ended(&engine);
@@ -150,7 +150,7 @@ fn speech_with_spoken_numbers_yields_no_inband_digits() {
         .pause(ms(speech_ms + 1500))
         .spawn();
     let to = peer.engine_addr(secs(5));
-    let sent = peer.send_audio(to, Law::Mu, &speech);
+    let sent = peer.send_audio(to, G711::Pcmu, &speech);
     sipp.wait().assert_success();
     let end = ended(&engine);
     assert_eq!(end.u64("rtp_rx"), Some(sent as u64), "{end}");

@@ -26,7 +26,7 @@ mod shutdown;
 use std::time::Duration;
 
 use ivr_tests::audio::FRAME;
-use ivr_tests::g711::Law;
+use ivr_tests::codec::{self, G711};
 use ivr_tests::{audio, Engine, Event, Received};
 
 fn ms(n: u64) -> Duration {
@@ -40,7 +40,7 @@ fn secs(n: u64) -> Duration {
 /// Asserts that `received` is exactly the prompt as one RTP stream: one packet per 20 ms frame,
 /// each payload the G.711 encoding of that frame, marker on the first packet only, consecutive
 /// sequence numbers, timestamps 160 apart, one SSRC, one source address.
-fn assert_prompt_stream(received: &[Received], prompt: &[i16], law: Law) {
+fn assert_prompt_stream(received: &[Received], prompt: &[i16], codec: G711) {
     let frames = prompt.len() / FRAME;
     let packets: Vec<_> = received.iter().filter_map(|r| r.packet.as_ref()).collect();
     assert_eq!(
@@ -67,7 +67,7 @@ fn assert_prompt_stream(received: &[Received], prompt: &[i16], law: Law) {
     );
     let mut mismatched = Vec::new();
     for (i, p) in packets.iter().enumerate() {
-        assert_eq!(p.pt, law.payload_type(), "packet {i}: payload type");
+        assert_eq!(p.pt, codec.payload_type(), "packet {i}: payload type");
         assert_eq!(p.ssrc, first.ssrc, "packet {i}: SSRC changed");
         if i > 0 {
             assert!(!p.marker, "packet {i}: marker bit in mid-stream");
@@ -82,7 +82,7 @@ fn assert_prompt_stream(received: &[Received], prompt: &[i16], law: Law) {
                 "packet {i}: timestamp"
             );
         }
-        let expected = law.encode(&prompt[i * FRAME..(i + 1) * FRAME]);
+        let expected = codec::encode(codec, &prompt[i * FRAME..(i + 1) * FRAME]);
         if p.payload != expected {
             mismatched.push(i);
         }
@@ -90,15 +90,15 @@ fn assert_prompt_stream(received: &[Received], prompt: &[i16], law: Law) {
     if !mismatched.is_empty() {
         let decoded: Vec<i16> = packets
             .iter()
-            .flat_map(|p| law.decode(&p.payload))
+            .flat_map(|p| codec::decode(codec, &p.payload))
             .collect();
         let i = mismatched[0];
-        let expected = law.encode(&prompt[i * FRAME..(i + 1) * FRAME]);
+        let expected = codec::encode(codec, &prompt[i * FRAME..(i + 1) * FRAME]);
         panic!(
             "{} of {frames} packets differ from the {} encoding of the prompt (first: packet {i}, \
              got {:02x?}.., expected {:02x?}..); correlation of the decoded stream with the prompt: {:.4}",
             mismatched.len(),
-            law.name(),
+            codec.encoding_name(),
             &packets[i].payload[..packets[i].payload.len().min(8)],
             &expected[..8],
             audio::correlation(&decoded, prompt)
