@@ -30,6 +30,8 @@ pub struct EngineOptions {
     pub drain_timeout: Duration,
     /// `recording.enabled`.
     pub recording: bool,
+    /// `limits.max_calls` (the RTP block holds about 19 calls).
+    pub max_calls: usize,
     /// TOML appended verbatim to the configuration.
     pub extra_toml: String,
 }
@@ -43,6 +45,7 @@ impl Default for EngineOptions {
             answer_delay: None,
             drain_timeout: Duration::from_secs(20),
             recording: false,
+            max_calls: 16,
             extra_toml: String::new(),
         }
     }
@@ -166,6 +169,7 @@ impl Engine {
              [sip]\nlisten = \"127.0.0.1:0\"\nuser_agent = \"ivr-e2e\"\n\n\
              [rtp]\nbind = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\nsymmetric = true\n\n\
              [[trunks]]\nname = \"e2e\"\nallow = [{allow}]\n\n\
+             [limits]\nmax_calls = {max_calls}\n\n\
              [demo]\nprompt = {prompt}\ntimeout = {timeout}\n",
             data = toml_str(&data.to_string_lossy()),
             drain = toml_duration(opts.drain_timeout),
@@ -174,6 +178,7 @@ impl Engine {
             allow = allow.join(", "),
             prompt = toml_str(&prompt_path.to_string_lossy()),
             timeout = toml_duration(opts.demo_timeout),
+            max_calls = opts.max_calls,
         );
         if let Some(d) = opts.answer_delay {
             config.push_str(&format!("answer_delay = {}\n", toml_duration(d)));
