@@ -1,2 +1,24 @@
-//! The IVR engine.
+//! # ivr-core
+//!
+//! The engine that joins the layers: it answers calls from SIP trunks, runs each call as a task
+//! that owns its media, and records what happened. The `ivr` binary is its command line.
+//!
+//! * [`config`] — the TOML configuration, validated with every problem reported at once.
+//! * [`signalling`] — the SIP task: transports around the sans-IO `ivr_media::sip::Endpoint`,
+//!   admission, SDP negotiation, the call registry and graceful drain.
+//! * [`admission`] — trunk allow-lists, digest authentication, INVITE rate limits.
+//! * [`call`] — one task per call: RTP in and out, DTMF, prompt playout, recording.
+//! * [`clock`] — the shared 20 ms media clock.
+//! * [`ports`] — RTP port allocation.
+//! * [`events`] — the call event log (`DATA/events.jsonl`).
+//! * [`serve`] — `ivr serve`.
 #![forbid(unsafe_code)]
+
+pub mod admission;
+pub mod call;
+pub mod clock;
+pub mod config;
+pub mod events;
+pub mod ports;
+pub mod serve;
+pub mod signalling;

@@ -1,0 +1,753 @@
+//! The SIP task: the async shell around the sans-IO [`Endpoint`].
+//!
+//! One task owns the endpoint, the UDP socket and the registry of calls. TCP connections have a
+//! reader task each (framing by `Content-Length`) that hands complete messages over, and a writer
+//! task fed by a channel. Every loop iteration drains the endpoint's outputs (datagrams to send,
+//! events), then waits for the next datagram, command or timer deadline.
+//!
+//! Admission (trunks, digest, rate limit, `max_calls`, draining) and SDP negotiation happen here,
+//! before a call task exists, so a rejected call costs nothing but the response.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ivr_media::audio::wav::EncodedPrompt;
+use ivr_media::dtmf::info::parse_info;
+use ivr_media::sdp::{self, LocalMedia, Negotiated, SessionDescription};
+use ivr_media::sip::auth::Credentials;
+use ivr_media::sip::endpoint::RegisterParams;
+use ivr_media::sip::framing;
+use ivr_media::sip::headers::NameAddr;
+use ivr_media::sip::Uri;
+use ivr_media::sip::{CallKey, Endpoint, Event, Output, Peer, Request, ServerTxnKey, Transport};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::admission::{Admission, Verdict};
+use crate::call::{self, CallEvent, CallRequest, CallSetup};
+use crate::clock::MediaClock;
+use crate::config::Config;
+use crate::events::{mask_number, EventLog};
+use crate::ports::PortPool;
+
+/// Commands into the SIP task from outside (signals, TCP connections).
+#[derive(Debug)]
+pub enum Control {
+    /// First SIGTERM: refuse new calls, let active ones finish.
+    Drain,
+    /// Second SIGTERM or drain timeout: end every call now.
+    HangupAll,
+    /// SIGUSR1: print a one-line JSON snapshot of the engine's counters on stdout.
+    Stats,
+    /// A TCP connection opened; frames for `peer` go to `tx`.
+    TcpOpened {
+        /// The connection.
+        peer: Peer,
+        /// Its writer.
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    /// A complete SIP message arrived on a TCP connection.
+    TcpFrame {
+        /// The connection.
+        peer: Peer,
+        /// The message bytes.
+        data: Vec<u8>,
+    },
+    /// A TCP connection closed.
+    TcpClosed {
+        /// The connection.
+        peer: Peer,
+    },
+}
+
+struct CallEntry {
+    tx: mpsc::UnboundedSender<CallEvent>,
+    call_id: String,
+    local: LocalMedia,
+    answer: Bytes,
+    negotiated: Negotiated,
+    answered: bool,
+}
+
+/// The running SIP side of the engine.
+pub struct Signalling {
+    endpoint: Endpoint,
+    udp: Arc<UdpSocket>,
+    tcp_local: Option<SocketAddr>,
+    tcp_conns: HashMap<Peer, mpsc::UnboundedSender<Vec<u8>>>,
+    control_tx: mpsc::UnboundedSender<Control>,
+    calls: HashMap<CallKey, CallEntry>,
+    admission: Admission,
+    ports: PortPool,
+    config: Arc<Config>,
+    prompt: Option<Arc<EncodedPrompt>>,
+    events: EventLog,
+    clock: MediaClock,
+    call_tx: mpsc::UnboundedSender<CallRequest>,
+    draining: Option<Instant>,
+    rejected: u64,
+}
+
+/// Bound listeners, before the task starts.
+pub struct Listeners {
+    /// UDP socket.
+    pub udp: UdpSocket,
+    /// TCP listener, if enabled.
+    pub tcp: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds UDP and TCP on the same address (with port 0, TCP takes the port UDP got).
+    pub async fn bind(addr: SocketAddr, tcp: bool) -> std::io::Result<Listeners> {
+        for _ in 0..20 {
+            let udp = UdpSocket::bind(addr).await?;
+            if !tcp {
+                return Ok(Listeners { udp, tcp: None });
+            }
+            let local = udp.local_addr()?;
+            match TcpListener::bind(local).await {
+                Ok(l) => return Ok(Listeners { udp, tcp: Some(l) }),
+                Err(e) if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no port free for both UDP and TCP",
+        ))
+    }
+}
+
+impl Signalling {
+    /// Prepares the SIP task.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Arc<Config>,
+        udp: Arc<UdpSocket>,
+        tcp_local: Option<SocketAddr>,
+        control_tx: mpsc::UnboundedSender<Control>,
+        prompt: Option<Arc<EncodedPrompt>>,
+        events: EventLog,
+        clock: MediaClock,
+        call_tx: mpsc::UnboundedSender<CallRequest>,
+    ) -> std::io::Result<Signalling> {
+        let local_udp = udp.local_addr()?;
+        let endpoint = Endpoint::new(ivr_media::sip::EndpointConfig {
+            user_agent: config.sip.user_agent.clone(),
+            timers: Default::default(),
+            local_udp: Some(local_udp),
+            local_tcp: tcp_local,
+            public_host: config.sip.public_host.clone(),
+        });
+        let realm = config
+            .sip
+            .public_host
+            .clone()
+            .unwrap_or_else(|| local_udp.ip().to_string());
+        let admission = Admission::new(config.trunks.clone(), &config.limits, realm);
+        let ports = PortPool::new(config.rtp.bind, config.rtp.port_min, config.rtp.port_max);
+        Ok(Signalling {
+            endpoint,
+            udp,
+            tcp_local,
+            tcp_conns: HashMap::new(),
+            control_tx,
+            calls: HashMap::new(),
+            admission,
+            ports,
+            config,
+            prompt,
+            events,
+            clock,
+            call_tx,
+            draining: None,
+            rejected: 0,
+        })
+    }
+
+    /// Runs until a drain completes.
+    pub async fn run(
+        mut self,
+        mut control: mpsc::UnboundedReceiver<Control>,
+        mut call_rx: mpsc::UnboundedReceiver<CallRequest>,
+    ) {
+        let mut buf = vec![0u8; 65_536];
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        let timer = tokio::time::sleep_until(far.into());
+        tokio::pin!(timer);
+        let mut hangup_all_sent = false;
+        let mut finishing_since: Option<Instant> = None;
+        self.start_registrations();
+        loop {
+            self.flush().await;
+            let now = Instant::now();
+            // Drain bookkeeping.
+            if let Some(deadline) = self.draining {
+                if !hangup_all_sent && now >= deadline {
+                    hangup_all_sent = true;
+                    self.hangup_all();
+                }
+                if self.calls.is_empty() {
+                    let since = *finishing_since.get_or_insert(now);
+                    // Give our BYEs a moment to be answered, then stop.
+                    if self.endpoint.stats().active_dialogs == 0
+                        || now.duration_since(since) > Duration::from_secs(2)
+                    {
+                        info!("drained; stopping");
+                        return;
+                    }
+                }
+            }
+            let mut next = self.endpoint.poll_timeout().unwrap_or(far);
+            if let Some(d) = self.draining {
+                if !hangup_all_sent {
+                    next = next.min(d);
+                }
+                if finishing_since.is_some() {
+                    next = next.min(now + Duration::from_millis(50));
+                }
+            }
+            timer.as_mut().reset(next.into());
+            tokio::select! {
+                r = self.udp.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => {
+                        let now = Instant::now();
+                        self.endpoint.handle_datagram(now, Peer { transport: Transport::Udp, addr: from }, &buf[..n]);
+                        self.process_events().await;
+                        // Batch whatever else is already queued.
+                        for _ in 0..64 {
+                            match self.udp.try_recv_from(&mut buf) {
+                                Ok((n, from)) => {
+                                    self.endpoint.handle_datagram(now, Peer { transport: Transport::Udp, addr: from }, &buf[..n]);
+                                    self.process_events().await;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Err(e) => debug!(error = %e, "UDP receive error"),
+                },
+                Some(req) = call_rx.recv() => self.on_call_request(req),
+                Some(ctl) = control.recv() => match ctl {
+                    Control::Drain => {
+                        if self.draining.is_none() {
+                            info!(active = self.calls.len(), "draining: new calls get 503");
+                            self.draining = Some(Instant::now() + self.config.server.drain_timeout);
+                        }
+                    }
+                    Control::HangupAll => {
+                        info!(active = self.calls.len(), "ending every call");
+                        self.draining.get_or_insert_with(Instant::now);
+                        hangup_all_sent = true;
+                        self.hangup_all();
+                    }
+                    Control::Stats => println!("{}", self.stats_json()),
+                    Control::TcpOpened { peer, tx } => { self.tcp_conns.insert(peer, tx); }
+                    Control::TcpFrame { peer, data } => {
+                        self.endpoint.handle_datagram(Instant::now(), peer, &data);
+                    }
+                    Control::TcpClosed { peer } => { self.tcp_conns.remove(&peer); }
+                },
+                () = &mut timer => self.endpoint.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    /// Sends the configured REGISTERs; the endpoint refreshes them before they expire.
+    fn start_registrations(&mut self) {
+        let now = Instant::now();
+        for reg in &self.config.registrations {
+            // The AOR was parsed when the configuration was validated.
+            let Ok(aor) = Uri::parse(&reg.aor) else {
+                continue;
+            };
+            let mut uri = aor.clone();
+            uri.user = None;
+            uri.params.clear();
+            let params = RegisterParams {
+                registrar: Peer {
+                    transport: Transport::Udp,
+                    addr: reg.registrar,
+                },
+                uri,
+                aor: NameAddr {
+                    display: None,
+                    uri: aor,
+                    params: Vec::new(),
+                },
+                credentials: Some(Credentials {
+                    username: reg.username.clone(),
+                    password: reg.password.clone(),
+                }),
+                expires: reg.expires,
+            };
+            info!(registrar = %reg.registrar, aor = %mask_number(&reg.aor), "registering");
+            self.endpoint.register(now, params);
+        }
+    }
+
+    fn hangup_all(&mut self) {
+        for entry in self.calls.values() {
+            let _ = entry.tx.send(CallEvent::Shutdown);
+        }
+    }
+
+    /// Sends every pending datagram and handles every pending event.
+    async fn flush(&mut self) {
+        self.process_events().await;
+    }
+
+    async fn process_events(&mut self) {
+        while let Some(out) = self.endpoint.poll_output() {
+            match out {
+                Output::Transmit(t) => self.transmit(t.to, t.data).await,
+                Output::Event(ev) => self.on_event(ev),
+            }
+        }
+    }
+
+    async fn transmit(&mut self, to: Peer, data: Vec<u8>) {
+        match to.transport {
+            Transport::Udp => {
+                if let Err(e) = self.udp.try_send_to(&data, to.addr) {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        let _ = self.udp.send_to(&data, to.addr).await;
+                    } else {
+                        debug!(error = %e, to = %to.addr, "UDP send failed");
+                    }
+                }
+            }
+            Transport::Tcp => {
+                if let Some(tx) = self.tcp_conns.get(&to) {
+                    if tx.send(data).is_ok() {
+                        return;
+                    }
+                    self.tcp_conns.remove(&to);
+                    return;
+                }
+                // No connection to that address yet: open one (requests we originate).
+                let (tx, rx) = mpsc::unbounded_channel();
+                let _ = tx.send(data);
+                self.tcp_conns.insert(to, tx.clone());
+                let control = self.control_tx.clone();
+                tokio::spawn(async move {
+                    match TcpStream::connect(to.addr).await {
+                        Ok(stream) => serve_connection(stream, to, control, rx, None).await,
+                        Err(e) => {
+                            debug!(error = %e, to = %to.addr, "TCP connect failed");
+                            let _ = control.send(Control::TcpClosed { peer: to });
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::IncomingCall { call, from, invite } => self.on_invite(call, from, invite),
+            Event::Confirmed { call } => self.to_call(call, CallEvent::Confirmed),
+            Event::Cancelled { call } => {
+                self.to_call(call, CallEvent::Cancelled);
+                self.calls.remove(&call);
+            }
+            Event::Bye { call } => {
+                self.to_call(call, CallEvent::Bye);
+                self.calls.remove(&call);
+            }
+            Event::Terminated { call, reason } => {
+                let why = match reason {
+                    ivr_media::sip::Termination::AckTimeout => "ack_timeout",
+                    ivr_media::sip::Termination::TransportError => "transport_error",
+                    _ => "terminated",
+                };
+                self.to_call(call, CallEvent::Terminated(why));
+                self.calls.remove(&call);
+            }
+            Event::ReInvite { call, txn, request } => self.on_reinvite(call, txn, request),
+            Event::Request { call, txn, request } => self.on_in_dialog(call, txn, request),
+            Event::Registered { expires, .. } => info!(expires_s = expires.as_secs(), "registered"),
+            Event::RegistrationFailed { status, .. } => {
+                warn!(status = ?status, "registration failed; retrying in 60 s")
+            }
+            other => debug!(event = ?other, "ignored SIP event"),
+        }
+    }
+
+    fn to_call(&self, call: CallKey, ev: CallEvent) {
+        if let Some(entry) = self.calls.get(&call) {
+            let _ = entry.tx.send(ev);
+        }
+    }
+
+    fn reject(
+        &mut self,
+        call: CallKey,
+        call_id: &str,
+        status: u16,
+        reason: &str,
+        headers: &[(&str, &str)],
+    ) {
+        self.rejected += 1;
+        self.endpoint.reject(Instant::now(), call, status, headers);
+        self.events.emit(
+            call_id,
+            "rejected",
+            json!({"status": status, "reason": reason}),
+        );
+        info!(call_id, status, reason, "call rejected");
+    }
+
+    fn on_invite(&mut self, call: CallKey, from: Peer, invite: Request) {
+        let now = Instant::now();
+        let call_id = invite.call_id().unwrap_or_default().to_string();
+        let from_user = invite.from().map(|n| n.uri.to_string()).unwrap_or_default();
+        let to_user = invite.to().map(|n| n.uri.to_string()).unwrap_or_default();
+        if self.draining.is_some() {
+            return self.reject(call, &call_id, 503, "draining", &[("Retry-After", "30")]);
+        }
+        if self.calls.len() >= self.config.limits.max_calls {
+            return self.reject(
+                call,
+                &call_id,
+                503,
+                "max_calls reached",
+                &[("Retry-After", "5")],
+            );
+        }
+        let trunk = match self.admission.check(now, from.addr.ip(), &invite) {
+            Verdict::Accept { trunk } => trunk,
+            Verdict::Reject {
+                status,
+                reason,
+                headers,
+            } => {
+                let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                return self.reject(call, &call_id, status, reason, &h);
+            }
+        };
+        let trunk_name = self
+            .admission
+            .trunk(trunk)
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        let offer = match std::str::from_utf8(&invite.body)
+            .ok()
+            .map(SessionDescription::parse)
+        {
+            Some(Ok(sdp)) => sdp,
+            _ => {
+                return self.reject(
+                    call,
+                    &call_id,
+                    488,
+                    "no usable SDP offer",
+                    &[(
+                        "Warning",
+                        "399 ivr \"an SDP offer with PCMU or PCMA is required\"",
+                    )],
+                );
+            }
+        };
+        let Some(ports) = self.ports.allocate() else {
+            return self.reject(
+                call,
+                &call_id,
+                503,
+                "no RTP ports free",
+                &[("Retry-After", "5")],
+            );
+        };
+        let local = LocalMedia {
+            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
+            port: ports.port(),
+            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
+            telephone_event: true,
+            session_id: rand::random::<u32>().into(),
+            session_version: 1,
+        };
+        let negotiated = match sdp::negotiate(&offer, &local) {
+            Ok(n) => n,
+            Err(e) => {
+                let reason = e.to_string();
+                return self.reject(call, &call_id, 488, &reason, &[]);
+            }
+        };
+        let answer = Bytes::from(sdp::answer(&offer, &local, &negotiated).to_string());
+        info!(
+            call_id = %call_id,
+            from = %mask_number(&from_user),
+            to = %mask_number(&to_user),
+            source = %from.addr,
+            trunk = %trunk_name,
+            "incoming call"
+        );
+        self.events.emit(
+            &call_id,
+            "incoming",
+            json!({"from": from_user, "to": to_user, "source": from.addr.to_string(), "transport": format!("{:?}", from.transport).to_lowercase(), "trunk": trunk_name}),
+        );
+        let recording = self.config.recording.enabled.then(|| {
+            self.config
+                .server
+                .data
+                .join("recordings")
+                .join(format!("{}.wav", sanitize(&call_id)))
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let setup = CallSetup {
+            key: call,
+            call_id: call_id.clone(),
+            ports,
+            media: negotiated.clone(),
+            prompt: self.prompt.clone(),
+            repeat: self.config.demo.repeat,
+            answer_delay: self.config.demo.answer_delay,
+            timeout: self.config.demo.timeout,
+            recording,
+            symmetric: self.config.rtp.symmetric,
+            events: self.events.clone(),
+            sip: self.call_tx.clone(),
+            clock: self.clock.clone(),
+        };
+        self.endpoint.ringing(now, call);
+        self.calls.insert(
+            call,
+            CallEntry {
+                tx,
+                call_id,
+                local,
+                answer,
+                negotiated,
+                answered: false,
+            },
+        );
+        tokio::spawn(call::run(setup, rx));
+    }
+
+    fn on_call_request(&mut self, req: CallRequest) {
+        let now = Instant::now();
+        match req {
+            CallRequest::Answer(call) => {
+                if let Some(entry) = self.calls.get_mut(&call) {
+                    entry.answered = true;
+                    let codec = match entry.negotiated.codec {
+                        sdp::Codec::Pcmu => "PCMU",
+                        sdp::Codec::Pcma => "PCMA",
+                    };
+                    self.events.emit(
+                        &entry.call_id,
+                        "answered",
+                        json!({"codec": codec, "telephone_event_pt": entry.negotiated.telephone_event_pt}),
+                    );
+                    self.endpoint.answer(now, call, entry.answer.clone());
+                }
+            }
+            CallRequest::Finished { call, hangup } => {
+                if self.calls.remove(&call).is_some() && hangup {
+                    self.endpoint.hangup(now, call);
+                }
+            }
+        }
+    }
+
+    fn on_reinvite(&mut self, call: CallKey, txn: ServerTxnKey, request: Request) {
+        let now = Instant::now();
+        let Some(entry) = self.calls.get_mut(&call) else {
+            self.endpoint.respond(now, txn, 481, &[], None);
+            return;
+        };
+        if request.body.is_empty() {
+            // An offerless re-INVITE: offer what we have; the answer comes in the ACK.
+            self.endpoint.respond(
+                now,
+                txn,
+                200,
+                &[],
+                Some(("application/sdp", entry.answer.clone())),
+            );
+            return;
+        }
+        let offer = match std::str::from_utf8(&request.body)
+            .ok()
+            .map(SessionDescription::parse)
+        {
+            Some(Ok(o)) => o,
+            _ => {
+                self.endpoint.respond(now, txn, 488, &[], None);
+                return;
+            }
+        };
+        entry.local.session_version += 1;
+        match sdp::negotiate(&offer, &entry.local) {
+            Ok(n) => {
+                let answer = Bytes::from(sdp::answer(&offer, &entry.local, &n).to_string());
+                let _ = entry.tx.send(CallEvent::MediaUpdate {
+                    remote: n.remote_rtp,
+                    direction: n.direction,
+                });
+                entry.negotiated = n;
+                entry.answer = answer.clone();
+                self.endpoint
+                    .respond(now, txn, 200, &[], Some(("application/sdp", answer)));
+            }
+            Err(_) => {
+                entry.local.session_version -= 1;
+                self.endpoint.respond(now, txn, 488, &[], None);
+            }
+        }
+    }
+
+    fn on_in_dialog(&mut self, call: CallKey, txn: ServerTxnKey, request: Request) {
+        let now = Instant::now();
+        match request.method {
+            ivr_media::sip::Method::Info => {
+                let ctype = request.headers.get("Content-Type").unwrap_or_default();
+                if let Some((digit, _)) = parse_info(ctype, &request.body) {
+                    self.to_call(call, CallEvent::Digit(digit));
+                }
+                self.endpoint.respond(now, txn, 200, &[], None);
+            }
+            ivr_media::sip::Method::Update => {
+                let sdp = self.calls.get(&call).map(|e| e.answer.clone());
+                match (request.body.is_empty(), sdp) {
+                    (true, _) => self.endpoint.respond(now, txn, 200, &[], None),
+                    _ => self.endpoint.respond(now, txn, 488, &[], None),
+                }
+            }
+            _ => self.endpoint.respond(now, txn, 501, &[], None),
+        }
+    }
+
+    /// A snapshot of the engine's counters.
+    pub fn stats_json(&self) -> serde_json::Value {
+        let e = self.endpoint.stats();
+        json!({
+            "event": "stats",
+            "active_calls": self.calls.len(),
+            "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+            "rtp_ports_free": self.ports.available(),
+            "tcp_connections": self.tcp_conns.len(),
+            "rejected": self.rejected,
+            "draining": self.draining.is_some(),
+            "sip": {
+                "received": e.received,
+                "malformed_dropped": e.malformed_dropped,
+                "bad_requests_400": e.bad_requests_400,
+                "no_dialog_481": e.no_dialog_481,
+                "method_not_allowed_405": e.method_not_allowed_405,
+                "stray_responses": e.stray_responses,
+                "retransmissions_sent": e.retransmissions_sent,
+                "active_transactions": e.active_transactions,
+                "active_dialogs": e.active_dialogs,
+            },
+        })
+    }
+
+    /// The bound TCP address, if any.
+    pub fn tcp_local(&self) -> Option<SocketAddr> {
+        self.tcp_local
+    }
+}
+
+/// Accepts TCP connections and hands each to a reader/writer pair.
+pub async fn accept_tcp(listener: TcpListener, control: mpsc::UnboundedSender<Control>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let peer = Peer {
+                    transport: Transport::Tcp,
+                    addr,
+                };
+                let (tx, rx) = mpsc::unbounded_channel();
+                if control.send(Control::TcpOpened { peer, tx }).is_err() {
+                    return;
+                }
+                tokio::spawn(serve_connection(
+                    stream,
+                    peer,
+                    control.clone(),
+                    rx,
+                    Some(()),
+                ));
+            }
+            Err(e) => {
+                warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Largest buffered, unframed input on one connection before it is dropped.
+const MAX_TCP_BUFFER: usize = 2 * 1024 * 1024;
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: Peer,
+    control: mpsc::UnboundedSender<Control>,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    _accepted: Option<()>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let writer_task = tokio::spawn(async move {
+        while let Some(data) = rx.recv().await {
+            if writer.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    'conn: loop {
+        match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        loop {
+            match framing::frame(&buf) {
+                Ok(Some(len)) => {
+                    let data: Vec<u8> = buf.drain(..len).collect();
+                    if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
+                        continue;
+                    }
+                    if control.send(Control::TcpFrame { peer, data }).is_err() {
+                        break 'conn;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(error = %e, peer = %peer.addr, "unframeable SIP over TCP; closing");
+                    break 'conn;
+                }
+            }
+        }
+        if buf.len() > MAX_TCP_BUFFER {
+            break;
+        }
+    }
+    let _ = control.send(Control::TcpClosed { peer });
+    writer_task.abort();
+}
+
+/// A Call-ID made safe as a file name.
+fn sanitize(call_id: &str) -> String {
+    call_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect()
+}
