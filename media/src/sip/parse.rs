@@ -128,8 +128,8 @@ pub enum Parsed {
     Malformed {
         /// A `400 Bad Request` to send back to the top Via (with `received`/`rport` handling
         /// left to the transport), or `None` when the input must be dropped silently: garbage,
-        /// keepalives, responses, ACKs, heads over [`MAX_HEAD`], or requests whose top Via,
-        /// From, To, Call-ID or CSeq is missing or does not parse.
+        /// keepalives, responses, ACKs, heads over [`MAX_HEAD`], or requests whose top Via is
+        /// missing or does not parse (the reply could not be routed).
         reply: Option<Response>,
         /// What is wrong.
         error: ParseError,
@@ -202,23 +202,25 @@ fn bad_request_reply(data: &[u8], error: &ParseError) -> Option<Response> {
         return None;
     }
     let h = &head.headers;
+    // The top Via routes the reply (RFC 3261 §18.2.2); its branch and the CSeq method let the
+    // client match it (§17.1.3). RFC 4475 §3.1.2.18 asks for a 400 even when a mandatory header
+    // is missing, so From/To/Call-ID/CSeq are echoed as the client sent them, whatever state
+    // they are in (encoding strips line breaks, so nothing can be injected).
     let top_via = h.values("Via").next()?;
     let branch = Via::parse(top_via)
         .ok()?
         .branch()
         .unwrap_or_default()
         .to_string();
-    let (from, to, call_id, cseq) = (
-        h.get("From")?,
-        h.get("To")?,
-        h.get("Call-ID")?,
-        h.get("CSeq")?,
-    );
-    // The reply must itself be a message the client can parse and match.
-    NameAddr::parse(from).ok()?;
-    if !valid_call_id(call_id) || CSeq::parse(cseq).ok()?.method == Method::Ack {
+    let cseq = h.get("CSeq");
+    if cseq
+        .and_then(|c| CSeq::parse(c).ok())
+        .is_some_and(|c| c.method == Method::Ack)
+    {
         return None;
     }
+    let call_id = h.get("Call-ID");
+    let from = h.get("From");
     let mut resp = Response {
         status: 400,
         reason: error.status_reason(),
@@ -228,16 +230,24 @@ fn bad_request_reply(data: &[u8], error: &ParseError) -> Option<Response> {
     for via in h.get_all("Via") {
         resp.headers.push("Via", via);
     }
-    resp.headers.push("From", from);
-    let mut to_addr = NameAddr::parse(to).ok()?;
-    if to_addr.tag().is_none() {
-        to_addr.set_tag(&reply_tag(call_id, &branch));
-        resp.headers.push("To", to_addr.to_string());
-    } else {
-        resp.headers.push("To", to);
+    if let Some(from) = from {
+        resp.headers.push("From", from);
     }
-    resp.headers.push("Call-ID", call_id);
-    resp.headers.push("CSeq", cseq);
+    if let Some(to) = h.get("To") {
+        match NameAddr::parse(to) {
+            Ok(mut to_addr) if to_addr.tag().is_none() => {
+                to_addr.set_tag(&reply_tag(call_id.unwrap_or_default(), &branch));
+                resp.headers.push("To", to_addr.to_string());
+            }
+            _ => resp.headers.push("To", to),
+        }
+    }
+    if let Some(call_id) = call_id {
+        resp.headers.push("Call-ID", call_id);
+    }
+    if let Some(cseq) = cseq {
+        resp.headers.push("CSeq", cseq);
+    }
     Some(resp)
 }
 
@@ -570,8 +580,11 @@ mod tests {
                 .collect();
             let (reply, error) = malformed(data.as_bytes());
             assert_eq!(error, ParseError::MissingHeader(name));
-            // Without one of these the request cannot be answered.
-            assert!(reply.is_none(), "{name}");
+            // RFC 4475 §3.1.2.18: answer 400, copying what the request did carry.
+            let reply = reply.unwrap_or_else(|| panic!("no 400 without {name}"));
+            assert_eq!(reply.status, 400);
+            assert!(reply.headers.get(name).is_none(), "{name}");
+            assert!(reply.headers.get("Via").is_some());
         }
         let data: String = INVITE
             .split_inclusive("\r\n")
