@@ -3,7 +3,7 @@
 
 use ivr_media::sip::framing::frame;
 use ivr_media::sip::parse::{MAX_BODY, MAX_HEAD};
-use ivr_media::sip::{parse_datagram, Message, ParseError, Parsed};
+use ivr_media::sip::{parse_datagram, ParseError, Parsed};
 
 const INVITE: &str = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
     Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8\r\n\
@@ -266,17 +266,12 @@ fn malformed_responses_and_acks_are_never_answered() {
 
 #[test]
 fn a_broken_via_is_dropped_and_other_damage_gets_a_400() {
-    for (from, to, error) in [
-        // A broken Via leaves nowhere to send the answer.
-        (
-            "SIP/2.0/UDP pc33",
-            "SIP/2.0/UDP <pc33>",
-            ParseError::InvalidHeader("Via"),
-        ),
-    ] {
-        let data = INVITE.replace(from, to);
-        assert_eq!(kind(data.as_bytes()), Kind::Dropped(error.clone()), "{to}");
-    }
+    // A broken Via leaves nowhere to send the answer.
+    let data = INVITE.replace("SIP/2.0/UDP pc33", "SIP/2.0/UDP <pc33>");
+    assert_eq!(
+        kind(data.as_bytes()),
+        Kind::Dropped(ParseError::InvalidHeader("Via"))
+    );
     // Broken dialog or transaction identifiers are echoed back in a 400 (RFC 4475 §3.1.2.18).
     for (from, to, error) in [
         (
