@@ -8,6 +8,7 @@ packages=(
   sox             # audio conversion in tests
   espeak-ng       # speech synthesis (prompts, test callers)
   tshark          # SIP/RTP traces when debugging tests
+  baresip-core    # a second real SIP client in end-to-end tests
 )
 
 missing=()

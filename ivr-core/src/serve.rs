@@ -30,6 +30,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (events, writer) = EventLog::open(&config.server.data)
         .await
         .with_context(|| format!("opening the event log in {}", config.server.data.display()))?;
+    if config.recording.enabled {
+        let dir = config.server.data.join("recordings");
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .with_context(|| format!("creating the recordings folder {}", dir.display()))?;
+    }
     let listeners = Listeners::bind(config.sip.listen, config.sip.tcp)
         .await
         .with_context(|| format!("binding SIP on {}", config.sip.listen))?;

@@ -8,6 +8,7 @@
 //! failing test's engine folder.
 //!
 //! Module index:
+//! * `baresip` — a second real client hears the prompt; stereo call recording.
 //! * `calls` — an answered call: the prompt's RTP byte for byte, the caller's RTP counted, codec
 //!   choice, TCP.
 //! * `dtmf` — digits by RFC 4733 (SIPp's pcaps), in-band tones, SIP INFO; no digits from speech.
@@ -16,6 +17,7 @@
 //! * `shutdown` — SIGTERM drains; a second SIGTERM hangs up everything.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
+mod baresip;
 mod calls;
 mod dialogs;
 mod dtmf;
