@@ -19,9 +19,9 @@ if [ -d media/fuzz ]; then
 fi
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
-  # nextest does not run doctests
+  # nextest does not run doctests; run them first so the summary below is the last word.
   cargo test --workspace --doc --quiet
+  cargo nextest run --workspace --no-fail-fast
 else
   cargo test --workspace --no-fail-fast
 fi
