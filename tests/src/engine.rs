@@ -32,6 +32,8 @@ pub struct EngineOptions {
     pub recording: bool,
     /// `limits.max_calls` (the RTP block holds about 19 calls).
     pub max_calls: usize,
+    /// `limits.invite_rate` (INVITEs per second from one source), when set.
+    pub invite_rate: Option<u32>,
     /// TOML appended verbatim to the configuration.
     pub extra_toml: String,
 }
@@ -46,6 +48,7 @@ impl Default for EngineOptions {
             drain_timeout: Duration::from_secs(20),
             recording: false,
             max_calls: 16,
+            invite_rate: None,
             extra_toml: String::new(),
         }
     }
@@ -169,7 +172,7 @@ impl Engine {
              [sip]\nlisten = \"127.0.0.1:0\"\nuser_agent = \"ivr-e2e\"\n\n\
              [rtp]\nbind = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\nsymmetric = true\n\n\
              [[trunks]]\nname = \"e2e\"\nallow = [{allow}]\n\n\
-             [limits]\nmax_calls = {max_calls}\n\n\
+             [limits]\nmax_calls = {max_calls}\n{invite_rate}\n\
              [demo]\nprompt = {prompt}\ntimeout = {timeout}\n",
             data = toml_str(&data.to_string_lossy()),
             drain = toml_duration(opts.drain_timeout),
@@ -179,6 +182,10 @@ impl Engine {
             prompt = toml_str(&prompt_path.to_string_lossy()),
             timeout = toml_duration(opts.demo_timeout),
             max_calls = opts.max_calls,
+            invite_rate = opts
+                .invite_rate
+                .map(|r| format!("invite_rate = {r}\n"))
+                .unwrap_or_default(),
         );
         if let Some(d) = opts.answer_delay {
             config.push_str(&format!("answer_delay = {}\n", toml_duration(d)));

@@ -198,6 +198,11 @@ impl RtpPeer {
         }
     }
 
+    /// Sends arbitrary bytes from the RTP socket (hostile-input tests).
+    pub fn send_raw(&self, to: SocketAddr, bytes: &[u8]) {
+        self.sock.send_to(bytes, to).expect("send on loopback");
+    }
+
     /// Sends one packet with the next sequence number; `ts_step` advances the timestamp after.
     pub fn send(&mut self, to: SocketAddr, pt: u8, marker: bool, payload: &[u8], ts_step: u32) {
         let p = RtpPacket {

@@ -148,3 +148,110 @@ fn hostile_datagrams_and_streams_leave_the_engine_serving() {
         engine.diagnostics()
     );
 }
+
+#[test]
+fn bad_rtp_is_counted_and_dropped_while_the_call_goes_on() {
+    use ivr_tests::codec::G711;
+    use ivr_tests::{Offer, RtpPeer};
+
+    let engine = Engine::start(EngineOptions {
+        prompt_frames: 100,
+        ..EngineOptions::default()
+    });
+    let mut peer = RtpPeer::bind();
+    let sipp = Sipp::new("call_bye", engine.sip_udp)
+        .offer(&Offer::new(peer.port()))
+        .pause(ms(3000))
+        .spawn();
+    let engine_rtp = peer.engine_addr(secs(5));
+    let tone: Vec<i16> = (0..160 * 10)
+        .map(|i| ((i % 20) as i16 - 10) * 500)
+        .collect();
+    // The caller's first packets latch the engine to this socket.
+    assert_eq!(peer.send_audio(engine_rtp, G711::Pcmu, &tone), 10);
+    // An injector elsewhere on the host: valid RTP from a foreign address.
+    let intruder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut forged = vec![0x80, 0x00, 0x12, 0x34, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef];
+    forged.extend([0xffu8; 160]);
+    for _ in 0..5 {
+        intruder.send_to(&forged, engine_rtp).unwrap();
+    }
+    // From the caller's own address: truncated headers, a wrong version, and a payload type
+    // nobody negotiated (G.729).
+    for bad in [
+        &[0x80u8, 0x00, 0x01][..],
+        &[0x80, 0x00, 0x00, 0x01, 0, 0, 0],
+        &[0x40; 172],
+    ] {
+        peer.send_raw(engine_rtp, bad);
+    }
+    for _ in 0..4 {
+        peer.send(engine_rtp, 18, false, &[0u8; 20], 160);
+    }
+    // The call goes on: more good audio is still counted.
+    assert_eq!(peer.send_audio(engine_rtp, G711::Pcmu, &tone), 10);
+    sipp.wait().assert_success();
+
+    let ended = engine.wait_event("ended", secs(10), |_| true);
+    let count = |k: &str| {
+        ended
+            .u64(k)
+            .unwrap_or_else(|| panic!("{k} missing: {}", engine.events_text()))
+    };
+    assert_eq!(count("dropped_foreign"), 5, "{}", engine.events_text());
+    assert_eq!(count("dropped_malformed"), 3, "{}", engine.events_text());
+    assert_eq!(count("dropped_unknown_pt"), 4, "{}", engine.events_text());
+    assert_eq!(count("rtp_rx"), 20, "only the caller's good audio counts");
+    // And the prompt still reached the caller, and nowhere else.
+    let got = peer.wait_quiet(ms(300), secs(5));
+    assert!(got.iter().all(|r| r.from == engine_rtp));
+    assert_eq!(got.len(), 100, "the whole prompt, once");
+    assert!(!engine.stderr().contains("panicked"));
+}
+
+#[test]
+fn an_invite_flood_from_one_source_gets_503_while_other_sources_get_through() {
+    let engine = Engine::start(EngineOptions {
+        invite_rate: Some(5),
+        ..EngineOptions::default()
+    });
+    let flood = RawSip::bind("127.0.0.1");
+    for i in 0..40 {
+        let text = invite_text(
+            flood.local_addr(),
+            engine.sip_udp,
+            &format!("flood-{i}"),
+            40_000 + 2 * i,
+        );
+        flood.send(engine.sip_udp, text.as_bytes());
+    }
+    let replies = flood.drain(secs(2));
+    let finals = |status: u16| {
+        replies
+            .iter()
+            .filter(|m| m.status() == Some(status))
+            .map(|m| m.header("Call-ID").unwrap_or_default().to_string())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    let (ok, busy) = (finals(200), finals(503));
+    assert!(
+        (5..=6).contains(&ok),
+        "{ok} calls answered from the flooding source (limit 5/s)"
+    );
+    assert_eq!(
+        ok + busy,
+        40,
+        "every INVITE gets an answer: {ok} answered, {busy} refused"
+    );
+    assert!(replies
+        .iter()
+        .filter(|m| m.status() == Some(503))
+        .all(|m| m.header("Retry-After").is_some()));
+    // Another source is not punished for the flood.
+    let other = RawSip::bind("127.0.0.2");
+    let text = invite_text(other.local_addr(), engine.sip_udp, "other-source", 41_000);
+    other.send(engine.sip_udp, text.as_bytes());
+    let got = other.until_final(secs(5));
+    assert_eq!(got.last().and_then(|m| m.status()), Some(200));
+}
