@@ -103,6 +103,7 @@ pub struct Sipp {
     local_ip: String,
     media_port: u16,
     timeout: Duration,
+    port: Option<u16>,
 }
 
 impl Sipp {
@@ -123,6 +124,7 @@ impl Sipp {
             local_ip: "127.0.0.1".into(),
             media_port,
             timeout: Duration::from_secs(20),
+            port: None,
         }
         .offer(&Offer::new(media_port))
     }
@@ -184,6 +186,12 @@ impl Sipp {
         self
     }
 
+    /// SIPp's own SIP port (`-p`); a free one by default.
+    pub fn local_port(mut self, port: u16) -> Sipp {
+        self.port = Some(port);
+        self
+    }
+
     /// The global timeout (`-timeout`), 20 s by default.
     pub fn timeout(mut self, d: Duration) -> Sipp {
         self.timeout = d;
@@ -213,7 +221,9 @@ impl Sipp {
         let scenario = dir.path().join(format!("{}.xml", self.scenario));
         fs::write(&scenario, xml).expect("write the scenario");
 
-        let port = ports::free_sip_port(&self.local_ip);
+        let port = self
+            .port
+            .unwrap_or_else(|| ports::free_sip_port(&self.local_ip));
         let d = dir.path();
         let mut cmd = Command::new("sipp");
         cmd.arg(self.target.to_string())

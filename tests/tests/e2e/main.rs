@@ -15,6 +15,7 @@
 //! * `dialogs` — CANCEL, hold/unhold, OPTIONS, hang-ups by either side, the demo timeout.
 //! * `errors` — 400, 403, 405, 481, 488.
 //! * `shutdown` — SIGTERM drains; a second SIGTERM hangs up everything.
+//! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
 mod baresip;
@@ -22,6 +23,7 @@ mod calls;
 mod dialogs;
 mod dtmf;
 mod errors;
+mod register;
 mod robustness;
 mod shutdown;
 
