@@ -570,11 +570,3 @@ impl<'a> Call<'a> {
         );
     }
 }
-
-impl std::fmt::Debug for Call<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call")
-            .field("call_id", &self.call_id)
-            .finish()
-    }
-}

@@ -72,14 +72,12 @@ struct CallEntry {
     local: LocalMedia,
     answer: Bytes,
     negotiated: Negotiated,
-    answered: bool,
 }
 
 /// The running SIP side of the engine.
 pub struct Signalling {
     endpoint: Endpoint,
     udp: Arc<UdpSocket>,
-    tcp_local: Option<SocketAddr>,
     tcp_conns: HashMap<Peer, mpsc::UnboundedSender<Vec<u8>>>,
     control_tx: mpsc::UnboundedSender<Control>,
     calls: HashMap<CallKey, CallEntry>,
@@ -155,7 +153,6 @@ impl Signalling {
         Ok(Signalling {
             endpoint,
             udp,
-            tcp_local,
             tcp_conns: HashMap::new(),
             control_tx,
             calls: HashMap::new(),
@@ -185,7 +182,7 @@ impl Signalling {
         let mut finishing_since: Option<Instant> = None;
         self.start_registrations();
         loop {
-            self.flush().await;
+            self.process_events().await;
             let now = Instant::now();
             // Drain bookkeeping.
             if let Some(deadline) = self.draining {
@@ -299,10 +296,6 @@ impl Signalling {
     }
 
     /// Sends every pending datagram and handles every pending event.
-    async fn flush(&mut self) {
-        self.process_events().await;
-    }
-
     async fn process_events(&mut self) {
         while let Some(out) = self.endpoint.poll_output() {
             match out {
@@ -338,7 +331,7 @@ impl Signalling {
                 let control = self.control_tx.clone();
                 tokio::spawn(async move {
                     match TcpStream::connect(to.addr).await {
-                        Ok(stream) => serve_connection(stream, to, control, rx, None).await,
+                        Ok(stream) => serve_connection(stream, to, control, rx).await,
                         Err(e) => {
                             debug!(error = %e, to = %to.addr, "TCP connect failed");
                             let _ = control.send(Control::TcpClosed { peer: to });
@@ -525,7 +518,6 @@ impl Signalling {
                 local,
                 answer,
                 negotiated,
-                answered: false,
             },
         );
         tokio::spawn(call::run(setup, rx));
@@ -536,7 +528,6 @@ impl Signalling {
         match req {
             CallRequest::Answer(call) => {
                 if let Some(entry) = self.calls.get_mut(&call) {
-                    entry.answered = true;
                     let codec = match entry.negotiated.codec {
                         sdp::Codec::Pcmu => "PCMU",
                         sdp::Codec::Pcma => "PCMA",
@@ -614,13 +605,12 @@ impl Signalling {
                 }
                 self.endpoint.respond(now, txn, 200, &[], None);
             }
-            ivr_media::sip::Method::Update => {
-                let sdp = self.calls.get(&call).map(|e| e.answer.clone());
-                match (request.body.is_empty(), sdp) {
-                    (true, _) => self.endpoint.respond(now, txn, 200, &[], None),
-                    _ => self.endpoint.respond(now, txn, 488, &[], None),
-                }
+            // A session refresh without SDP is fine; changing media by UPDATE is not supported
+            // (re-INVITE is).
+            ivr_media::sip::Method::Update if request.body.is_empty() => {
+                self.endpoint.respond(now, txn, 200, &[], None)
             }
+            ivr_media::sip::Method::Update => self.endpoint.respond(now, txn, 488, &[], None),
             _ => self.endpoint.respond(now, txn, 501, &[], None),
         }
     }
@@ -649,11 +639,6 @@ impl Signalling {
             },
         })
     }
-
-    /// The bound TCP address, if any.
-    pub fn tcp_local(&self) -> Option<SocketAddr> {
-        self.tcp_local
-    }
 }
 
 /// Accepts TCP connections and hands each to a reader/writer pair.
@@ -669,13 +654,7 @@ pub async fn accept_tcp(listener: TcpListener, control: mpsc::UnboundedSender<Co
                 if control.send(Control::TcpOpened { peer, tx }).is_err() {
                     return;
                 }
-                tokio::spawn(serve_connection(
-                    stream,
-                    peer,
-                    control.clone(),
-                    rx,
-                    Some(()),
-                ));
+                tokio::spawn(serve_connection(stream, peer, control.clone(), rx));
             }
             Err(e) => {
                 warn!(error = %e, "TCP accept failed");
@@ -693,7 +672,6 @@ async fn serve_connection(
     peer: Peer,
     control: mpsc::UnboundedSender<Control>,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    _accepted: Option<()>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
