@@ -7,6 +7,7 @@ packages=(
   sip-tester      # sipp: real SIP peers in tests and benchmarks
   sox             # audio conversion in tests
   espeak-ng       # speech synthesis (prompts, test callers)
+  libespeak-ng-dev  # links the embedded TTS engine
   tshark          # SIP/RTP traces when debugging tests
   baresip-core    # a second real SIP client in end-to-end tests
 )

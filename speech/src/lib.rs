@@ -1,5 +1,19 @@
-//! Speech for the IVR engine: the `Recognizer`, `Synthesizer` and `Vad` traits and their engines
-//! (PocketSphinx, Whisper, espeak-ng).
+//! # ivr-speech
 //!
-//! The crate is empty until the speech layer is built; calls currently run on keypad input only.
-#![forbid(unsafe_code)]
+//! Speech for the IVR engine, with no knowledge of SIP or calls: text in, 8 kHz PCM out (and, as
+//! the speech layer grows, audio in, text out).
+//!
+//! * [`tts`] — the [`tts::Synthesizer`] trait, requests keyed by (text, language, voice, rate),
+//!   and [`tts::CachedSynthesizer`], which renders each distinct request once, keeps it in memory
+//!   and on disk, and hands out shared, pre-encoded audio.
+//! * [`espeak`] — the embedded default engine, espeak-ng, through a small FFI module to Debian's
+//!   `libespeak-ng`. Its C API is process-global and not thread-safe, so one dedicated thread owns
+//!   it; requests queue to that thread with a bound, and a full queue is an error the caller turns
+//!   into a keypad fallback rather than a wait.
+//!
+//! `unsafe` is confined to `espeak::ffi` and its one caller, each block commented.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod espeak;
+pub mod tts;
