@@ -11,6 +11,7 @@
 //! * [`clock`] — the shared 20 ms media clock.
 //! * [`ports`] — RTP port allocation.
 //! * [`events`] — the call event log (`DATA/events.jsonl`).
+//! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
 #![forbid(unsafe_code)]
 
@@ -22,3 +23,4 @@ pub mod events;
 pub mod ports;
 pub mod serve;
 pub mod signalling;
+pub mod webhook;
