@@ -76,12 +76,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// First SIGTERM/SIGINT drains; the second ends every call.
+/// First SIGTERM/SIGINT drains; the second ends every call. SIGUSR1 prints counters.
 async fn watch_signals(control: mpsc::UnboundedSender<Control>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
     ) else {
         warn!("cannot install signal handlers; stop with SIGKILL");
         return;
@@ -91,6 +92,12 @@ async fn watch_signals(control: mpsc::UnboundedSender<Control>) {
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
+            _ = usr1.recv() => {
+                if control.send(Control::Stats).is_err() {
+                    return;
+                }
+                continue;
+            }
         }
         count += 1;
         let msg = if count == 1 {
