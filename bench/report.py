@@ -73,7 +73,7 @@ def load_rtt(run):
 
 
 def load_sipp_stat(run):
-    files = [p for p in glob.glob(os.path.join(run, "*.csv")) if not p.endswith("_rtt.csv")]
+    files = [p for p in glob.glob(os.path.join(run, "*_.csv"))]
     last = None
     for path in files:
         with open(path) as f:
