@@ -441,7 +441,9 @@ run_soak() {
     put eng_ticks0 "$e0"; put eng_ticks1 "$e1"
     put window_s "$(python3 -c "print($t1 - $t0)")"
     wait_calls_ended 60
-    sleep 5
+    # Completed SIP transactions are kept for 64*T1 = 32 s (RFC 3261 Timers J and L) to absorb
+    # retransmissions; "back to idle" is measured after they are gone.
+    sleep 35
     put rss_after_kb "$(rss_kb "$ENGINE_PID")"
     st=$(engine_stats); put tasks_after "$(jget "$st" tasks)"
     [[ $st != '{}' ]] && echo "$st" >"$RUN/stats_after.json"

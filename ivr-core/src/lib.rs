@@ -13,13 +13,14 @@
 //! * [`events`] — the call event log (`DATA/events.jsonl`).
 //! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod admission;
 pub mod call;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod memory;
 pub mod ports;
 pub mod serve;
 pub mod signalling;

@@ -90,6 +90,8 @@ pub struct Signalling {
     call_tx: mpsc::UnboundedSender<CallRequest>,
     draining: Option<Instant>,
     rejected: u64,
+    /// Whether free memory was handed back since the engine last went idle.
+    trimmed: bool,
 }
 
 /// Bound listeners, before the task starts.
@@ -165,6 +167,7 @@ impl Signalling {
             call_tx,
             draining: None,
             rejected: 0,
+            trimmed: true,
         })
     }
 
@@ -200,6 +203,13 @@ impl Signalling {
                         return;
                     }
                 }
+            }
+            if !self.trimmed
+                && self.calls.is_empty()
+                && self.endpoint.stats().active_transactions == 0
+            {
+                crate::memory::release_free_memory();
+                self.trimmed = true;
             }
             let mut next = self.endpoint.poll_timeout().unwrap_or(far);
             if let Some(d) = self.draining {
@@ -402,6 +412,7 @@ impl Signalling {
         let call_id = invite.call_id().unwrap_or_default().to_string();
         let from_user = invite.from().map(|n| n.uri.to_string()).unwrap_or_default();
         let to_user = invite.to().map(|n| n.uri.to_string()).unwrap_or_default();
+        self.trimmed = false;
         if self.draining.is_some() {
             return self.reject(call, &call_id, 503, "draining", &[("Retry-After", "30")]);
         }
