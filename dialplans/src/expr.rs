@@ -338,7 +338,13 @@ fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
         BinOp::Contains => Value::Bool(contains(a, b)),
         BinOp::StartsWith => Value::Bool(as_text(a).starts_with(&as_text(b))),
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
-            let (x, y) = match (as_number(a), as_number(b)) {
+            // A missing value counts as 0 next to a number (`vars.attempts + 1` on the first
+            // visit).
+            let num = |v: &Value, other: &Value| match v {
+                Value::Null if as_number(other).is_some() => Some(0.0),
+                _ => as_number(v),
+            };
+            let (x, y) = match (num(a, b), num(b, a)) {
                 (Some(x), Some(y)) => (x, y),
                 _ if op == BinOp::Add => {
                     return Ok(Value::String(as_text(a) + &as_text(b)));
@@ -351,7 +357,6 @@ fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
                     })
                 }
             };
-            // A missing value counts as 0 in `+` (`vars.attempts + 1` on the first visit).
             match op {
                 BinOp::Add => number(x + y),
                 BinOp::Sub => number(x - y),

@@ -9,15 +9,20 @@
 //! - [`template`]: `{{ path | filter }}` prompt templates.
 //! - [`expr`]: the condition language of `branch` and templates.
 //! - [`calendar`]: business hours and holidays.
+//! - [`load`]: YAML to plan, with every problem positioned ([`diagnostics`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod calendar;
+pub mod diagnostics;
 pub mod expr;
+pub mod load;
 pub mod model;
 pub mod template;
 
 pub use calendar::Calendar;
+pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use expr::{EvalError, Expr, Vars};
+pub use load::{load, load_str, FsProvider, MemoryProvider, SourceProvider};
 pub use model::*;
 pub use template::Template;

@@ -316,6 +316,53 @@ pub struct Node {
 }
 
 impl Node {
+    /// Every node reference the node makes: `next`, `on`, step targets (`goto`, `branch`,
+    /// `on_error`).
+    pub fn targets(&self) -> Vec<&Target> {
+        let mut out: Vec<&Target> = self.next.iter().collect();
+        out.extend(self.on.iter().map(|e| &e.target));
+        match &self.step {
+            Step::Goto(t) => out.push(t),
+            Step::Branch(arms, otherwise) => {
+                out.extend(arms.iter().map(|a| &a.then));
+                out.extend(otherwise);
+            }
+            Step::Webhook(w) => out.extend(&w.on_error),
+            _ => {}
+        }
+        out
+    }
+
+    pub(crate) fn targets_mut(&mut self) -> Vec<&mut Target> {
+        let mut out: Vec<&mut Target> = self.next.iter_mut().collect();
+        out.extend(self.on.iter_mut().map(|e| &mut e.target));
+        match &mut self.step {
+            Step::Goto(t) => out.push(t),
+            Step::Branch(arms, otherwise) => {
+                out.extend(arms.iter_mut().map(|a| &mut a.then));
+                out.extend(otherwise);
+            }
+            Step::Webhook(w) => out.extend(&mut w.on_error),
+            _ => {}
+        }
+        out
+    }
+
+    /// Every prompt of the node (say, help, and the step's prompts).
+    pub fn prompts(&self) -> Vec<&Prompt> {
+        let mut out: Vec<&Prompt> = self.say.iter().chain(&self.help).collect();
+        match &self.step {
+            Step::Listen(l) => out.extend(l.no_input.iter().chain(&l.no_match)),
+            Step::Collect(c) => out.extend(c.prompt.iter().chain(&c.retry)),
+            Step::Confirm(c) => out.push(&c.prompt),
+            Step::Faq(f) => out.extend(f.prompt.iter().chain(&f.confirm)),
+            Step::Voicemail(v) => out.extend(&v.prompt),
+            Step::Hangup(p) => out.extend(p),
+            _ => {}
+        }
+        out
+    }
+
     /// The target for an outcome or intent name.
     pub fn on_target(&self, key: &str) -> Option<&Target> {
         self.on.iter().find(|e| e.key == key).map(|e| &e.target)
