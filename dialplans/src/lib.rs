@@ -10,6 +10,7 @@
 //! - [`expr`]: the condition language of `branch` and templates.
 //! - [`calendar`]: business hours and holidays.
 //! - [`load`]: YAML to plan, with every problem positioned ([`diagnostics`]).
+//! - [`validate`]: the checks of `ivr check` on a loaded plan.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod expr;
 pub mod load;
 pub mod model;
 pub mod template;
+pub mod validate;
 
 pub use calendar::Calendar;
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
@@ -26,3 +28,4 @@ pub use expr::{EvalError, Expr, Vars};
 pub use load::{load, load_str, FsProvider, MemoryProvider, SourceProvider};
 pub use model::*;
 pub use template::Template;
+pub use validate::{check, check_paths, compile, validate};
