@@ -273,3 +273,28 @@ fn set_values_keep_their_types() {
     ));
     assert_eq!(errs, ["p.yaml:7:12: `caller.number` cannot be set — set variables under `vars.` (or `slots.`), like `vars.topic`"]);
 }
+
+#[test]
+fn chinese_plan_loads_with_character_columns() {
+    let text = "version: 1\nname: 银行\nlanguage: zh-CN\nsettings: { escalate_to: 人工 }\nintents:\n  查余额: { examples: [\"查余额\", \"我的余额是多少\"], dtmf: \"1\" }\nstart: 主菜单\nnodes:\n  主菜单:\n    say: \"欢迎致电，请说查余额。\"\n    listen: { intents: [查余额] }\n    on: { 查余额: 人工 }\n  人工:\n    say: \"正在为您转接。\"\n    enqueue: 客服\n";
+    let plan = load_str("zh.yaml", text).unwrap();
+    assert_eq!(plan.language, "zh-CN");
+    let main = plan.node(plan.start.node).unwrap();
+    assert_eq!(main.name, "主菜单");
+    let say = main
+        .say
+        .as_ref()
+        .unwrap()
+        .text("zh-CN", "zh-CN", 0)
+        .unwrap();
+    assert_eq!(say.source(), "欢迎致电，请说查余额。");
+    let target = main.on_target("查余额").unwrap();
+    assert_eq!((target.span.line, target.span.column), (12, 16));
+    assert!(crate::validate(&plan).is_empty());
+    let bad = text.replace("on: { 查余额: 人工 }", "on: { 查余额: 人公 }");
+    let errs = errors(&bad);
+    assert_eq!(
+        errs,
+        ["p.yaml:12:16: unknown node `人公` — did you mean `人工`?"]
+    );
+}
