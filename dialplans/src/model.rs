@@ -1,9 +1,9 @@
 //! The typed dial plan: what the loader builds from YAML and the interpreter runs.
 //!
 //! Every element that a diagnostic can point at carries a [`Span`]. Node targets are resolved to
-//! [`NodeId`]s when the plan is loaded, so a [`Plan`] returned by [`crate::load`] never holds a
+//! [`NodeId`]s when the plan is loaded, so a [`Plan`] returned by [`crate::load()`] never holds a
 //! dangling reference; intent, calendar, flow and slot names stay names and are checked by
-//! [`crate::validate`].
+//! [`crate::validate()`].
 
 use std::collections::HashMap;
 use std::fmt;
