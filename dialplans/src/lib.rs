@@ -4,3 +4,5 @@
 //! The crate is empty until the dial-plan language is built; `ivr serve` runs a built-in demo flow
 //! meanwhile.
 #![forbid(unsafe_code)]
+
+pub mod nlu;

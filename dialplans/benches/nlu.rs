@@ -1,0 +1,2 @@
+//! Intent matcher throughput.
+fn main() {}

@@ -1,0 +1,22 @@
+//! Embedded, deterministic language understanding for dial plans: intent matching and slot
+//! values.
+//!
+//! * [`normalize`] and [`tokenize`] — canonical text (case, punctuation, full-width characters,
+//!   contractions) and weighted tokens (stemmed English words; Chinese characters and bigrams).
+//! * [`Matcher`] — ranks an utterance against a plan's intents (BM25 over the examples, fuzzy
+//!   words, synonyms) and calibrates a confidence for `intent_threshold`; see [`matcher`] for
+//!   the method.
+//! * [`entities`] — slot values for `collect`: digits, numbers, currency, dates, times, yes/no
+//!   and phone numbers, in English and Chinese.
+//!
+//! Nothing here does I/O or reads a clock: dates are resolved against a `today` the caller
+//! passes in.
+#![warn(missing_docs)]
+
+pub mod fuzzy;
+pub mod matcher;
+pub mod normalize;
+pub mod tokenize;
+
+pub use matcher::{IntentSpec, Matcher, Ranking, Scored, Scratch};
+pub use normalize::normalize;
