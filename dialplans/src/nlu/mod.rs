@@ -13,6 +13,7 @@
 //! passes in.
 #![warn(missing_docs)]
 
+pub mod fixtures;
 pub mod fuzzy;
 pub mod matcher;
 pub mod normalize;

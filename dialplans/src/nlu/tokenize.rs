@@ -288,7 +288,7 @@ const STOP_WORDS: &[&str] = &[
 
 /// Chinese characters that are mostly function words in caller speech.
 const HAN_STOP_CHARS: &str =
-    "的了吗呢吧啊呀嘛我你您他她它们是在有要想请一下个这那就也都还和把被给能可以么嗯哦哈";
+    "的了吗呢吧啊呀嘛我你您他她它们是在有要想请一个这那就也都还和把被给能可以么嗯哦哈";
 
 /// FNV-1a, 64 bit, seeded with the token kind.
 pub(crate) struct Fnv(u64);
