@@ -235,6 +235,10 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// An example while the index is built: its intent, `(term, frequency)` pairs and weighted
+/// length.
+type DocTerms = (u32, Vec<(u32, f32)>, f32);
+
 type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// Ranks utterances against a plan's intents in one language. Built once per plan and
@@ -314,7 +318,7 @@ impl Matcher {
         // Tokenise every example; collect per-term document frequencies.
         let mut term_index: KeyMap<u32> = KeyMap::default();
         let mut term_chars: Vec<Option<Box<[char]>>> = Vec::new();
-        let mut doc_terms: Vec<(u32, Vec<(u32, f32)>, f32)> = Vec::new(); // (intent, (term, tf), len)
+        let mut doc_terms: Vec<DocTerms> = Vec::new();
         let mut tokens = Vec::new();
         let mut buf = ['\0'; MAX_FUZZY_CHARS];
         for (intent, exs) in examples.iter().enumerate() {
@@ -817,5 +821,16 @@ mod tests {
             replace_phrase("查余额", "余额", "钱").as_deref(),
             Some("查钱")
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_ranks_without_panicking_and_confidences_stay_in_range(text in "\\PC{0,60}") {
+            let r = bank().rank(&text, None);
+            for s in &r.all {
+                proptest::prop_assert!((0.0..=1.0).contains(&s.confidence), "{s:?}");
+                proptest::prop_assert!(s.raw.is_finite() && s.raw >= 0.0);
+            }
+        }
     }
 }

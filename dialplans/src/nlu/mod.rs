@@ -13,11 +13,13 @@
 //! passes in.
 #![warn(missing_docs)]
 
+pub mod entities;
 pub mod fixtures;
 pub mod fuzzy;
 pub mod matcher;
 pub mod normalize;
 pub mod tokenize;
 
+pub use entities::{extract_digits, parse_slot, SlotKind};
 pub use matcher::{IntentSpec, Matcher, Ranking, Scored, Scratch};
 pub use normalize::normalize;

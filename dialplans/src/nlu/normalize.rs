@@ -245,4 +245,12 @@ mod tests {
         assert!(!is_han('a'));
         assert!(!is_han('，'));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn normalising_twice_changes_nothing(text in "\\PC{0,60}") {
+            let once = normalize(&text);
+            proptest::prop_assert_eq!(normalize(&once), once);
+        }
+    }
 }
