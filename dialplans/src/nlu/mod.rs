@@ -6,6 +6,8 @@
 //! * [`Matcher`] — ranks an utterance against a plan's intents (BM25 over the examples, fuzzy
 //!   words, synonyms) and calibrates a confidence for `intent_threshold`; see [`matcher`] for
 //!   the method.
+//! * [`fixtures`] — sample intent sets (bank, clinic in English and Chinese, delivery) shared by
+//!   the accuracy test and the example plans.
 //! * [`entities`] — slot values for `collect`: digits, numbers, currency, dates, times, yes/no
 //!   and phone numbers, in English and Chinese.
 //!

@@ -11,7 +11,10 @@ pub fn parse(text: &str, language: &str) -> Option<(f64, &'static str)> {
     let cleaned = clean(text);
     if cleaned.chars().any(super::super::normalize::is_han) {
         if let Some(r) = parse_zh(&cleaned) {
-            return Some((r.0, r.1.unwrap_or_else(|| default_currency(language))));
+            return r
+                .0
+                .is_finite()
+                .then(|| (r.0, r.1.unwrap_or_else(|| default_currency(language))));
         }
     }
     let toks: Vec<&str> = cleaned.split(' ').filter(|t| !t.is_empty()).collect();
@@ -57,6 +60,9 @@ pub fn parse(text: &str, language: &str) -> Option<(f64, &'static str)> {
         return None;
     }
     let amount = major.unwrap_or(0.0) + minor.unwrap_or(0.0) / 100.0;
+    if !amount.is_finite() {
+        return None;
+    }
     Some((amount, code.unwrap_or_else(|| default_currency(language))))
 }
 

@@ -12,7 +12,9 @@ use super::words::{
 pub fn parse(text: &str) -> Option<f64> {
     let cleaned = clean(text);
     let toks: Vec<&str> = cleaned.split(' ').filter(|t| !t.is_empty()).collect();
-    first_number(&toks).map(|(v, _, _)| v)
+    first_number(&toks)
+        .map(|(v, _, _)| v)
+        .filter(|v| v.is_finite())
 }
 
 /// The first number in `toks`: its value, the index of its first token and the number of
@@ -106,6 +108,7 @@ mod tests {
         assert_eq!(p("I'd like twelve please"), Some(12.0));
         assert_eq!(p("four two seven"), Some(427.0));
         assert_eq!(p("two million"), Some(2_000_000.0));
+        assert_eq!(p(&format!("one {}", "hundred ".repeat(400))), None);
     }
 
     #[test]
