@@ -49,6 +49,7 @@ pub mod diagnostics;
 pub mod expr;
 pub mod load;
 pub mod model;
+pub mod nlu;
 pub mod template;
 pub mod validate;
 
