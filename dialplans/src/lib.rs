@@ -11,6 +11,7 @@
 //! - [`calendar`]: business hours and holidays.
 //! - [`load`](mod@load): YAML to plan, with every problem positioned ([`diagnostics`]).
 //! - [`validate`](mod@validate): the checks of `ivr check` on a loaded plan.
+//! - [`interpreter`]: runs a plan for one call ([`interpreter::Session`]), a pure state machine.
 //!
 //! ```
 //! let yaml = r#"
@@ -47,6 +48,7 @@
 pub mod calendar;
 pub mod diagnostics;
 pub mod expr;
+pub mod interpreter;
 pub mod load;
 pub mod model;
 pub mod nlu;
