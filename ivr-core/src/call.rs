@@ -36,6 +36,7 @@ use tracing::{debug, info, warn};
 
 use crate::clock::{MediaClock, Tick, FRAME};
 use crate::events::EventLog;
+use crate::flow::{Ending, Flow, Next};
 use crate::ports::RtpPorts;
 
 /// What the SIP task tells a call.
@@ -60,6 +61,17 @@ pub enum CallEvent {
     },
     /// Hang up now (drain timeout or second SIGTERM).
     Shutdown,
+    /// Synthesized speech for a reserved place in the playout queue (`None`: it failed).
+    Spoken {
+        /// The place.
+        token: u64,
+        /// The audio.
+        audio: Option<Arc<EncodedPrompt>>,
+    },
+    /// A webhook answered (or failed, with the error kind).
+    WebhookDone(Result<serde_json::Value, String>),
+    /// The answer to our REFER (`None`: no answer).
+    Transferred(Option<u16>),
 }
 
 /// What a call asks of the SIP task.
@@ -67,6 +79,13 @@ pub enum CallEvent {
 pub enum CallRequest {
     /// Send the prepared 200 OK.
     Answer(CallKey),
+    /// Blind-transfer the caller (REFER).
+    Refer {
+        /// The call.
+        call: CallKey,
+        /// SIP URI to transfer to.
+        target: String,
+    },
     /// The call task is ending; `hangup` asks for a BYE (or a 480 if not yet answered).
     Finished {
         /// The call.
@@ -104,6 +123,10 @@ pub struct CallSetup {
     pub sip: mpsc::UnboundedSender<CallRequest>,
     /// Shared media clock.
     pub clock: MediaClock,
+    /// The dial plan's conversation, or `None` for the built-in demo.
+    pub flow: Option<Flow>,
+    /// Data folder (voicemail).
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +157,8 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
         events,
         sip,
         mut clock,
+        mut flow,
+        data_dir,
     } = setup;
     let span = tracing::info_span!("call", call_id = %call_id, key = %key);
     let _enter = span.enter();
@@ -165,9 +190,13 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
     let mut rtcp_buf = [0u8; MAX_PACKET];
     let mut cause: Option<(&'static str, &'static str)> = None;
     let mut engine_hangup = false;
+    // Digits seen in this wake-up, from RTP, in-band or SIP INFO (rare: no allocation otherwise).
+    let mut digits: Vec<DigitEvent> = Vec::new();
+    // Voicemail being recorded: ticks left.
+    let mut voicemail: Option<(PathBuf, u64)> = None;
     let _enter = span.enter();
 
-    loop {
+    'call: loop {
         tokio::select! {
             biased;
             cmd = commands.recv() => {
@@ -175,8 +204,13 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                     Some(CallEvent::Confirmed) => {
                         if state == State::Answering {
                             state = State::Talking;
-                            if let Some(p) = &prompt {
-                                call.playout.push(p.clone(), repeat, true);
+                            match &mut flow {
+                                Some(f) => f.start(&mut call.playout, &events),
+                                None => {
+                                    if let Some(p) = &prompt {
+                                        call.playout.push(p.clone(), repeat, true);
+                                    }
+                                }
                             }
                         }
                     }
@@ -186,14 +220,20 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                     }
                     Some(CallEvent::Bye) => { cause = Some(("caller", "bye")); break; }
                     Some(CallEvent::Terminated(why)) => { cause = Some(("engine", why)); break; }
-                    Some(CallEvent::Digit(d)) => {
-                        if call.digit(DigitEvent { digit: d, method: DtmfMethod::SipInfo, duration_ms: 0, at: Instant::now() }) {
-                            cause = Some(("engine", "hash"));
-                            engine_hangup = true;
-                            break;
+                    Some(CallEvent::Digit(d)) => digits.push(DigitEvent { digit: d, method: DtmfMethod::SipInfo, duration_ms: 0, at: Instant::now() }),
+                    Some(CallEvent::MediaUpdate { remote, direction }) => call.update_media(remote, direction),
+                    Some(CallEvent::Spoken { token, audio }) => call.playout.fill(token, audio),
+                    Some(CallEvent::WebhookDone(result)) => {
+                        if let Some(f) = &mut flow {
+                            f.webhook_done(result, &mut call.playout, &events);
                         }
                     }
-                    Some(CallEvent::MediaUpdate { remote, direction }) => call.update_media(remote, direction),
+                    Some(CallEvent::Transferred(status)) => {
+                        events.emit(&call_id, "transfer_result", json!({"status": status}));
+                        cause = Some(("engine", if status.is_some_and(|s| (200..300).contains(&s)) { "transfer" } else { "transfer_failed" }));
+                        engine_hangup = true;
+                        break;
+                    }
                     Some(CallEvent::Shutdown) | None => {
                         cause = Some(("engine", "drain"));
                         engine_hangup = true;
@@ -205,16 +245,14 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                 if let Ok((n, from)) = r {
                     let now = Instant::now();
                     if let Some(ev) = call.on_rtp(now, from, &buf[..n], symmetric) {
-                        if call.digit(ev) { cause = Some(("engine", "hash")); engine_hangup = true; break; }
+                        digits.push(ev);
                     }
                     // Drain whatever else is queued without another trip through the reactor.
-                    let mut hash = false;
                     while let Ok((n, from)) = rtp_sock.try_recv_from(&mut buf) {
                         if let Some(ev) = call.on_rtp(now, from, &buf[..n], symmetric) {
-                            if call.digit(ev) { hash = true; break; }
+                            digits.push(ev);
                         }
                     }
-                    if hash { cause = Some(("engine", "hash")); engine_hangup = true; break; }
                 }
             }
             r = rtcp_sock.recv_from(&mut rtcp_buf) => {
@@ -227,14 +265,40 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                 let behind = tick.seq.saturating_sub(last_tick);
                 let todo = behind.min(MAX_CATCH_UP);
                 last_tick = tick.seq;
-                let mut hash = false;
                 for i in 0..todo {
                     let at = tick.at - FRAME * u32::try_from(todo - 1 - i).unwrap_or(0);
                     if let Some(ev) = call.on_tick(Tick { seq: tick.seq, at }, &rtp_sock) {
-                        if call.digit(ev) { hash = true; break; }
+                        digits.push(ev);
+                    }
+                    if let Some(f) = &mut flow {
+                        match f.tick(&mut call.playout, &events) {
+                            Next::Continue => {}
+                            Next::End(Ending::Hangup) => {
+                                cause = Some(("engine", "plan"));
+                                engine_hangup = true;
+                                break 'call;
+                            }
+                            Next::End(Ending::Transfer(target)) => {
+                                events.emit(&call_id, "transfer", json!({"target": target}));
+                                let _ = sip.send(CallRequest::Refer { call: key, target });
+                            }
+                            Next::End(Ending::Voicemail { mailbox, max_length }) => {
+                                let path = crate::flow::voicemail_path(&data_dir, &mailbox, &call_id);
+                                call.capture = Some(Vec::new());
+                                voicemail = Some((path, ticks(max_length)));
+                            }
+                            Next::End(Ending::Queue(_)) => {}
+                        }
                     }
                 }
-                if hash { cause = Some(("engine", "hash")); engine_hangup = true; break; }
+                if let Some((_, left)) = &mut voicemail {
+                    *left = left.saturating_sub(todo);
+                    if *left == 0 {
+                        cause = Some(("engine", "voicemail"));
+                        engine_hangup = true;
+                        break;
+                    }
+                }
                 call.send_rtcp(tick.at, &rtp_sock, &rtcp_sock);
                 let elapsed = tick.seq - start.seq;
                 if state == State::Ringing && elapsed >= answer_ticks {
@@ -242,7 +306,7 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                     answered_at = Some(tick.seq);
                     let _ = sip.send(CallRequest::Answer(key));
                 }
-                if let Some(at) = answered_at {
+                if let (Some(at), None) = (answered_at, &flow) {
                     if tick.seq - at >= timeout_ticks {
                         cause = Some(("engine", "timeout"));
                         engine_hangup = true;
@@ -251,11 +315,39 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                 }
             }
         }
+        for ev in digits.drain(..) {
+            let d = call.digit(ev);
+            if voicemail.is_some() {
+                if d == '#' {
+                    cause = Some(("engine", "voicemail"));
+                    engine_hangup = true;
+                    break 'call;
+                }
+                continue;
+            }
+            match &mut flow {
+                Some(f) => f.digit(d, &mut call.playout, &events),
+                None if d == '#' => {
+                    cause = Some(("engine", "hash"));
+                    engine_hangup = true;
+                    break 'call;
+                }
+                None => {}
+            }
+        }
     }
 
     if let Some((by, why)) = cause {
         info!(by, cause = why, "hangup");
         events.emit(&call_id, "hangup", json!({"by": by, "cause": why}));
+        if by == "caller" {
+            if let Some(f) = &mut flow {
+                f.hangup(&events);
+            }
+        }
+    }
+    if let (Some((path, _)), Some(samples)) = (voicemail, call.capture.take()) {
+        save_voicemail(&events, &call_id, path, samples).await;
     }
     let _ = sip.send(CallRequest::Finished {
         call: key,
@@ -264,6 +356,38 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
     let answered_ms = answered_at.map(|a| (last_tick.saturating_sub(a)) * 20);
     call.finish(answered_ms.unwrap_or(0));
     drop(ports);
+}
+
+/// Writes a recorded message (8 kHz mono WAV) and records where it went.
+async fn save_voicemail(events: &EventLog, call_id: &str, path: PathBuf, samples: Vec<i16>) {
+    let seconds = samples.len() as f64 / 8000.0;
+    let p = path.clone();
+    let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&p, spec).map_err(std::io::Error::other)?;
+        for s in samples {
+            w.write_sample(s).map_err(std::io::Error::other)?;
+        }
+        w.finalize().map_err(std::io::Error::other)
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => events.emit(
+            call_id,
+            "voicemail",
+            json!({"path": path.display().to_string(), "seconds": (seconds * 10.0).round() / 10.0}),
+        ),
+        Ok(Err(e)) => warn!(error = %e, path = %path.display(), "voicemail not saved"),
+        Err(e) => warn!(error = %e, "voicemail writer failed"),
+    }
 }
 
 fn ticks(d: Duration) -> u64 {
@@ -289,6 +413,8 @@ struct Call<'a> {
     inband: Option<InbandDetector>,
     last_frame: Frame8k,
     playout: PlayQueue,
+    /// Caller audio being kept (voicemail).
+    capture: Option<Vec<i16>>,
     recorder: Option<StereoRecorder>,
     dropped_foreign: u64,
     dropped_unknown_pt: u64,
@@ -339,6 +465,7 @@ impl<'a> Call<'a> {
             inband: media.telephone_event_pt.is_none().then(InbandDetector::new),
             last_frame: Frame8k::silence(),
             playout: PlayQueue::default(),
+            capture: None,
             recorder,
             dropped_foreign: 0,
             dropped_unknown_pt: 0,
@@ -347,8 +474,8 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Handles one digit; returns true when the call should end (`#` in the demo).
-    fn digit(&mut self, ev: DigitEvent) -> bool {
+    /// Logs one digit and cuts interruptible prompts; returns the key.
+    fn digit(&mut self, ev: DigitEvent) -> char {
         let method = match ev.method {
             DtmfMethod::Rfc4733 => "rfc4733",
             DtmfMethod::Inband => "inband",
@@ -362,7 +489,7 @@ impl<'a> Call<'a> {
         );
         // A key press interrupts the prompt (barge-in) and ends a repetition.
         self.playout.barge_in();
-        ev.digit == '#'
+        ev.digit
     }
 
     fn update_media(&mut self, remote: Option<SocketAddr>, direction: Direction) {
@@ -434,7 +561,7 @@ impl<'a> Call<'a> {
         let now = tick.at;
         let mut digit = self.rfc4733.handle_timeout(now);
         // Caller side: one frame out of the jitter buffer.
-        let needs_pcm = self.inband.is_some() || self.recorder.is_some();
+        let needs_pcm = self.inband.is_some() || self.recorder.is_some() || self.capture.is_some();
         let caller = match self.jitter.pop(now) {
             Playout::Packet { payload, .. } => {
                 if needs_pcm && payload.len() == 160 {
@@ -452,6 +579,9 @@ impl<'a> Call<'a> {
             Playout::Empty => None,
         };
         if caller.is_some() {
+            if let Some(c) = &mut self.capture {
+                c.extend_from_slice(self.last_frame.samples());
+            }
             if let Some(det) = &mut self.inband {
                 if let Some(ev) = det.push(now, &self.last_frame) {
                     digit = Some(ev);

@@ -47,8 +47,10 @@ pub struct Config {
 pub struct ServerConfig {
     /// Folder for the event log and recordings.
     pub data: PathBuf,
-    /// Folder of dial plans.
+    /// Folder of dial plans; without it, calls run the built-in demo.
     pub plans: Option<PathBuf>,
+    /// Plan for dialed numbers no plan lists (not needed when only one plan is loaded).
+    pub default_plan: Option<String>,
     /// gRPC listen address.
     pub grpc: Option<SocketAddr>,
     /// How long active calls may continue after the first SIGTERM.
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
         ServerConfig {
             data: PathBuf::from("data"),
             plans: None,
+            default_plan: None,
             grpc: None,
             drain_timeout: Duration::from_secs(30),
         }

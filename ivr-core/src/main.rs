@@ -22,6 +22,60 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check dial plans for problems, all at once, with their positions.
+    ///
+    /// Exit code 0 when clean (warnings allowed), 1 when a plan has errors, 2 when a file
+    /// cannot be read. Folders are searched for *.yaml plans (*.tests.yaml excluded).
+    ///
+    /// Examples:
+    ///   ivr check examples/bank.yaml
+    ///   ivr check examples/
+    ///   ivr check --format json plans/*.yaml
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// Plan files or folders.
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Talk to a dial plan as a caller, in text.
+    ///
+    /// Type what a caller says; `#123` presses keys; an empty line is silence (no input);
+    /// `/vars` shows the variables; `/quit` ends. Each reply shows what the engine says, the
+    /// node path, intent scores and webhook calls. Webhooks are answered from --webhooks (a
+    /// JSON object of URL → answer), else they fail with `connect` so the error path shows.
+    /// Reads stdin, so it is scriptable.
+    ///
+    /// Examples:
+    ///   ivr chat examples/bank.yaml
+    ///   printf 'check my balance\n#12345678\n' | ivr chat examples/bank.yaml
+    ///   ivr chat examples/bank.yaml --webhooks answers.json --caller +15551230000
+    #[command(verbatim_doc_comment)]
+    Chat {
+        /// The plan.
+        plan: PathBuf,
+        /// The caller's number.
+        #[arg(long, default_value = "+15550000000")]
+        caller: String,
+        /// JSON file: {"URL": {answer...}} for the plan's webhooks.
+        #[arg(long)]
+        webhooks: Option<PathBuf>,
+    },
+    /// Run conversation tests (*.tests.yaml) and print `N passed, N failed`.
+    ///
+    /// Exit code 0 when every test passes, 1 when one fails, 2 when a file cannot be run.
+    ///
+    /// Examples:
+    ///   ivr test examples/bank.tests.yaml
+    ///   ivr test examples/*.tests.yaml
+    #[command(verbatim_doc_comment)]
+    Test {
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -57,6 +111,14 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// One line per problem and a summary.
+    Human,
+    /// A JSON array.
+    Json,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
     Text,
@@ -66,6 +128,13 @@ enum LogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check { plans, format } => check(&plans, format),
+        Command::Chat {
+            plan,
+            caller,
+            webhooks,
+        } => chat(&plan, &caller, webhooks.as_deref()),
+        Command::Test { files } => test(&files),
         Command::Serve {
             config,
             sip,
@@ -133,5 +202,121 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Plan files named on the command line, folders expanded.
+fn plan_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let n = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    (n.ends_with(".yaml") || n.ends_with(".yml")) && !n.contains(".tests.")
+                })
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn check(paths: &[PathBuf], format: Format) -> ExitCode {
+    let files = plan_files(paths);
+    let (diags, could_run) = ivr_dialplans::check_paths(&files);
+    match format {
+        Format::Human => {
+            let text = diags.render_human();
+            if diags.has_errors() {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+        }
+        Format::Json => println!("{}", diags.render_json()),
+    }
+    if !could_run {
+        ExitCode::from(2)
+    } else if diags.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn chat(path: &std::path::Path, caller: &str, webhooks: Option<&std::path::Path>) -> ExitCode {
+    use std::io::BufRead;
+    let plan = match ivr_dialplans::compile(path, &ivr_dialplans::FsProvider) {
+        Ok((plan, _)) => ivr_dialplans::interpreter::CompiledPlan::new(plan),
+        Err(diags) => {
+            eprint!("{}", diags.render_human());
+            return ExitCode::from(2);
+        }
+    };
+    let mut answers = ivr_dialplans::testing::Webhooks::new();
+    if let Some(file) = webhooks {
+        let parsed = std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&t)
+                    .map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(map) => answers.extend(map.into_iter().map(|(url, v)| (url, Ok(v)))),
+            Err(e) => {
+                eprintln!("error: --webhooks {}: {e}", file.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let mut chat = ivr_dialplans::testing::Chat::new(plan, caller).with_webhooks(answers);
+    for line in chat.start(chrono::Utc::now()) {
+        println!("{line}");
+    }
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim() == "/quit" {
+            break;
+        }
+        for out in chat.input(&line, chrono::Utc::now()) {
+            println!("{out}");
+        }
+        if chat.is_finished() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn test(files: &[PathBuf]) -> ExitCode {
+    let (mut passed, mut failed, mut broken) = (0, 0, false);
+    for file in files {
+        match ivr_dialplans::testing::run_file(file, &ivr_dialplans::FsProvider) {
+            Ok(report) => {
+                println!("{}:", file.display());
+                print!("{report}");
+                passed += report.passed();
+                failed += report.failed();
+            }
+            Err(diags) => {
+                eprint!("{}", diags.render_human());
+                broken = true;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if broken {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -34,6 +34,8 @@ use crate::call::{self, CallEvent, CallRequest, CallSetup};
 use crate::clock::MediaClock;
 use crate::config::Config;
 use crate::events::{mask_number, EventLog};
+use crate::flow::{Flow, FlowServices};
+use crate::plans::PlanRegistry;
 use crate::ports::PortPool;
 
 /// Commands into the SIP task from outside (signals, TCP connections).
@@ -90,6 +92,8 @@ pub struct Signalling {
     call_tx: mpsc::UnboundedSender<CallRequest>,
     draining: Option<Instant>,
     rejected: u64,
+    plans: Option<Arc<PlanRegistry>>,
+    services: Option<FlowServices>,
     /// Whether free memory was handed back since the engine last went idle.
     trimmed: bool,
 }
@@ -136,7 +140,12 @@ impl Signalling {
         events: EventLog,
         clock: MediaClock,
         call_tx: mpsc::UnboundedSender<CallRequest>,
+        plans: Option<(Arc<PlanRegistry>, FlowServices)>,
     ) -> std::io::Result<Signalling> {
+        let (plans, services) = match plans {
+            Some((p, s)) => (Some(p), Some(s)),
+            None => (None, None),
+        };
         let local_udp = udp.local_addr()?;
         let endpoint = Endpoint::new(ivr_media::sip::EndpointConfig {
             user_agent: config.sip.user_agent.clone(),
@@ -168,6 +177,8 @@ impl Signalling {
             draining: None,
             rejected: 0,
             trimmed: true,
+            plans,
+            services,
         })
     }
 
@@ -208,6 +219,9 @@ impl Signalling {
                 && self.calls.is_empty()
                 && self.endpoint.stats().active_transactions == 0
             {
+                self.endpoint.shrink();
+                self.calls.shrink_to_fit();
+                self.tcp_conns.shrink_to_fit();
                 crate::memory::release_free_memory();
                 self.trimmed = true;
             }
@@ -373,6 +387,9 @@ impl Signalling {
                 self.to_call(call, CallEvent::Terminated(why));
                 self.calls.remove(&call);
             }
+            Event::Transferred { call, status } => {
+                self.to_call(call, CallEvent::Transferred(status))
+            }
             Event::ReInvite { call, txn, request } => self.on_reinvite(call, txn, request),
             Event::Request { call, txn, request } => self.on_in_dialog(call, txn, request),
             Event::Registered { expires, .. } => info!(expires_s = expires.as_secs(), "registered"),
@@ -441,6 +458,17 @@ impl Signalling {
             .trunk(trunk)
             .map(|t| t.name.clone())
             .unwrap_or_default();
+        let dialed = invite.uri.user.clone().unwrap_or_default();
+        let plan = match &self.plans {
+            Some(registry) => match registry.current().route(&dialed) {
+                Some(plan) => Some(plan),
+                None => {
+                    return self.reject(call, &call_id, 404, "no dial plan for this number", &[]);
+                }
+            },
+            None => None,
+        };
+        let plan_name = plan.as_ref().map(|p| p.name().to_string());
         let offer = match std::str::from_utf8(&invite.body)
             .ok()
             .map(SessionDescription::parse)
@@ -495,7 +523,7 @@ impl Signalling {
         self.events.emit(
             &call_id,
             "incoming",
-            json!({"from": from_user, "to": to_user, "source": from.addr.to_string(), "transport": format!("{:?}", from.transport).to_lowercase(), "trunk": trunk_name}),
+            json!({"from": from_user, "to": to_user, "source": from.addr.to_string(), "transport": format!("{:?}", from.transport).to_lowercase(), "trunk": trunk_name, "plan": plan_name}),
         );
         let recording = self.config.recording.enabled.then(|| {
             self.config
@@ -505,6 +533,22 @@ impl Signalling {
                 .join(format!("{}.wav", sanitize(&call_id)))
         });
         let (tx, rx) = mpsc::unbounded_channel();
+        let caller = invite
+            .from()
+            .ok()
+            .and_then(|n| n.uri.user)
+            .unwrap_or_default();
+        let flow = match (plan, &self.services) {
+            (Some(plan), Some(services)) => Some(Flow::new(
+                plan,
+                services.clone(),
+                tx.clone(),
+                &call_id,
+                &caller,
+                &dialed,
+            )),
+            _ => None,
+        };
         let setup = CallSetup {
             key: call,
             call_id: call_id.clone(),
@@ -519,6 +563,8 @@ impl Signalling {
             events: self.events.clone(),
             sip: self.call_tx.clone(),
             clock: self.clock.clone(),
+            flow,
+            data_dir: self.config.server.data.clone(),
         };
         self.endpoint.ringing(now, call);
         self.calls.insert(
@@ -551,6 +597,7 @@ impl Signalling {
                     self.endpoint.answer(now, call, entry.answer.clone());
                 }
             }
+            CallRequest::Refer { call, target } => self.endpoint.refer(now, call, &target),
             CallRequest::Finished { call, hangup } => {
                 if self.calls.remove(&call).is_some() && hangup {
                     self.endpoint.hangup(now, call);

@@ -59,13 +59,13 @@ impl SpeakRequest {
 pub struct Speech {
     /// 8 kHz samples.
     pub prompt: Prompt,
-    /// The same, G.711-encoded, frame by frame.
-    pub encoded: EncodedPrompt,
+    /// The same, G.711-encoded, frame by frame (shared with the calls playing it).
+    pub encoded: Arc<EncodedPrompt>,
 }
 
 impl Speech {
     fn new(prompt: Prompt) -> Arc<Speech> {
-        let encoded = EncodedPrompt::new(&prompt);
+        let encoded = Arc::new(EncodedPrompt::new(&prompt));
         Arc::new(Speech { prompt, encoded })
     }
 }

@@ -32,6 +32,8 @@ pub struct EngineOptions {
     pub recording: bool,
     /// `limits.max_calls` (the RTP block holds about 19 calls).
     pub max_calls: usize,
+    /// `server.plans`: a folder of dial plans (without it calls run the demo).
+    pub plans: Option<PathBuf>,
     /// `limits.invite_rate` (INVITEs per second from one source), when set.
     pub invite_rate: Option<u32>,
     /// TOML appended verbatim to the configuration.
@@ -49,6 +51,7 @@ impl Default for EngineOptions {
             recording: false,
             max_calls: 16,
             invite_rate: None,
+            plans: None,
             extra_toml: String::new(),
         }
     }
@@ -168,7 +171,7 @@ impl Engine {
         let rtp_range = ports::rtp_block();
         let allow: Vec<String> = opts.allow.iter().map(|a| toml_str(a)).collect();
         let mut config = format!(
-            "[server]\ndata = {data}\ndrain_timeout = {drain}\n\n\
+            "[server]\ndata = {data}\ndrain_timeout = {drain}\n{plans}\n\
              [sip]\nlisten = \"127.0.0.1:0\"\nuser_agent = \"ivr-e2e\"\n\n\
              [rtp]\nbind = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\nsymmetric = true\n\n\
              [[trunks]]\nname = \"e2e\"\nallow = [{allow}]\n\n\
@@ -182,6 +185,11 @@ impl Engine {
             prompt = toml_str(&prompt_path.to_string_lossy()),
             timeout = toml_duration(opts.demo_timeout),
             max_calls = opts.max_calls,
+            plans = opts
+                .plans
+                .as_ref()
+                .map(|p| format!("plans = {}\n", toml_str(&p.to_string_lossy())))
+                .unwrap_or_default(),
             invite_rate = opts
                 .invite_rate
                 .map(|r| format!("invite_rate = {r}\n"))

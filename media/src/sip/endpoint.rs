@@ -575,6 +575,18 @@ impl Endpoint {
             registrations: HashMap::new(),
         }
     }
+    /// Releases the capacity that tables grew to at the last peak (maps never shrink on their
+    /// own). The shell calls it when the endpoint goes idle, so memory follows the load down.
+    pub fn shrink(&mut self) {
+        self.outputs.shrink_to_fit();
+        self.schedule.current.shrink_to_fit();
+        self.server_txns.shrink_to_fit();
+        self.server_index.shrink_to_fit();
+        self.client_txns.shrink_to_fit();
+        self.client_index.shrink_to_fit();
+        self.calls.shrink_to_fit();
+        self.dialogs.shrink_to_fit();
+    }
 
     /// The counters.
     pub fn stats(&self) -> &EndpointStats {
