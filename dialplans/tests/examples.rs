@@ -1,0 +1,44 @@
+//! The example plans in `examples/` validate cleanly.
+
+use std::path::PathBuf;
+
+use ivr_dialplans::check_paths;
+
+/// The repository's `examples/` folder.
+fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
+}
+
+/// Every `examples/*.yaml` that is a plan (not a `*.tests.yaml` conversation-test file).
+fn example_plans() -> Vec<PathBuf> {
+    let mut plans: Vec<PathBuf> = std::fs::read_dir(examples_dir())
+        .expect("examples/ is readable")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".yaml") && !name.ends_with(".tests.yaml")
+        })
+        .collect();
+    plans.sort();
+    plans
+}
+
+#[test]
+fn every_example_plan_checks_without_errors_or_warnings() {
+    let plans = example_plans();
+    assert!(!plans.is_empty(), "no plans found in examples/");
+    for plan in &plans {
+        let (diags, could_run) = check_paths(std::slice::from_ref(plan));
+        assert!(could_run, "{} could not be read", plan.display());
+        assert!(
+            diags.is_empty(),
+            "{}: {} errors, {} warnings\n{}",
+            plan.display(),
+            diags.errors(),
+            diags.warnings(),
+            diags.render_human()
+        );
+    }
+}
