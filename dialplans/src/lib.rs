@@ -11,6 +11,8 @@
 //! - [`calendar`]: business hours and holidays.
 //! - [`load`](mod@load): YAML to plan, with every problem positioned ([`diagnostics`]).
 //! - [`validate`](mod@validate): the checks of `ivr check` on a loaded plan.
+//! - [`interpreter`]: runs a plan for one call ([`interpreter::Session`]), a pure state machine.
+//! - [`testing`]: conversation tests (`ivr test`) and the text chat (`ivr chat`).
 //!
 //! ```
 //! let yaml = r#"
@@ -47,10 +49,12 @@
 pub mod calendar;
 pub mod diagnostics;
 pub mod expr;
+pub mod interpreter;
 pub mod load;
 pub mod model;
 pub mod nlu;
 pub mod template;
+pub mod testing;
 pub mod validate;
 
 pub use calendar::Calendar;

@@ -25,6 +25,8 @@ use ivr_media::codec::g711::{self, G711};
 use ivr_media::dtmf::{DigitEvent, DtmfMethod, InbandDetector, Rfc4733Receiver};
 use ivr_media::rtp::rtcp::{ntp_from_system_time, MAX_REPORT_LEN};
 use ivr_media::rtp::{self, JitterBuffer, JitterConfig, Playout, RtcpConfig, RtcpSession, Sender};
+
+use crate::playout::Playout as PlayQueue;
 use ivr_media::sdp::{Codec, Direction, Negotiated};
 use ivr_media::sip::CallKey;
 use serde_json::json;
@@ -152,8 +154,7 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
     };
     drop(_enter);
 
-    let mut call = Call::new(&call_id, &media, prompt, recording.as_deref(), &events);
-    call.repeat = repeat;
+    let mut call = Call::new(&call_id, &media, recording.as_deref(), &events);
     let start = clock.now();
     let mut last_tick = start.seq;
     let mut answered_at: Option<u64> = None;
@@ -174,7 +175,9 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                     Some(CallEvent::Confirmed) => {
                         if state == State::Answering {
                             state = State::Talking;
-                            call.start_prompt();
+                            if let Some(p) = &prompt {
+                                call.playout.push(p.clone(), repeat, true);
+                            }
                         }
                     }
                     Some(CallEvent::Cancelled) => {
@@ -285,9 +288,7 @@ struct Call<'a> {
     rfc4733: Rfc4733Receiver,
     inband: Option<InbandDetector>,
     last_frame: Frame8k,
-    prompt: Option<Arc<EncodedPrompt>>,
-    prompt_pos: Option<usize>,
-    repeat: bool,
+    playout: PlayQueue,
     recorder: Option<StereoRecorder>,
     dropped_foreign: u64,
     dropped_unknown_pt: u64,
@@ -299,7 +300,6 @@ impl<'a> Call<'a> {
     fn new(
         call_id: &'a str,
         media: &Negotiated,
-        prompt: Option<Arc<EncodedPrompt>>,
         recording: Option<&std::path::Path>,
         events: &'a EventLog,
     ) -> Call<'a> {
@@ -338,21 +338,12 @@ impl<'a> Call<'a> {
             rfc4733: Rfc4733Receiver::new(),
             inband: media.telephone_event_pt.is_none().then(InbandDetector::new),
             last_frame: Frame8k::silence(),
-            prompt,
-            prompt_pos: None,
-            repeat: false,
+            playout: PlayQueue::default(),
             recorder,
             dropped_foreign: 0,
             dropped_unknown_pt: 0,
             dropped_malformed: 0,
             out: [0; MAX_PACKET],
-        }
-    }
-
-    fn start_prompt(&mut self) {
-        if self.prompt.is_some() {
-            self.prompt_pos = Some(0);
-            self.sender.set_marker_next();
         }
     }
 
@@ -369,9 +360,8 @@ impl<'a> Call<'a> {
             "digit",
             json!({"digit": ev.digit.to_string(), "method": method}),
         );
-        // A key press interrupts the prompt (barge-in) and ends the repetition.
-        self.prompt_pos = None;
-        self.repeat = false;
+        // A key press interrupts the prompt (barge-in) and ends a repetition.
+        self.playout.barge_in();
         ev.digit == '#'
     }
 
@@ -468,29 +458,26 @@ impl<'a> Call<'a> {
                 }
             }
         }
-        // Engine side: one prompt frame.
+        // Engine side: one frame from the head of the playout queue (held calls get nothing and
+        // the queue waits).
         let mut engine_frame = None;
-        let playing = self.prompt_pos.is_some() && !self.on_hold;
-        match (playing, self.remote, &self.prompt, self.prompt_pos) {
-            (true, Some(remote), Some(prompt), Some(pos)) => match prompt.frame(self.codec, pos) {
-                Some(payload) => {
-                    let header = self.sender.next_header(self.payload_type, 160, false);
-                    if let Ok(n) = rtp::write(&header, payload, &mut self.out) {
-                        if sock.try_send_to(&self.out[..n], remote).is_ok() {
-                            self.rtcp.on_rtp_sent(now, &header, payload.len());
-                        }
+        let frame = match self.remote {
+            Some(remote) if !self.on_hold => {
+                self.playout.next_frame(self.codec).map(|f| (f, remote))
+            }
+            _ => None,
+        };
+        match frame {
+            Some((payload, remote)) => {
+                let header = self.sender.next_header(self.payload_type, 160, false);
+                if let Ok(n) = rtp::write(&header, payload, &mut self.out) {
+                    if sock.try_send_to(&self.out[..n], remote).is_ok() {
+                        self.rtcp.on_rtp_sent(now, &header, payload.len());
                     }
-                    engine_frame = Some(payload);
-                    let next = pos + 1;
-                    let wrapped = self.repeat && next >= prompt.len_frames();
-                    self.prompt_pos = Some(if wrapped { 0 } else { next });
                 }
-                None => {
-                    self.prompt_pos = None;
-                    self.sender.skip(160);
-                }
-            },
-            _ => self.sender.skip(160),
+                engine_frame = Some(payload);
+            }
+            None => self.sender.skip(160),
         }
         if let Some(rec) = &mut self.recorder {
             let engine_pcm = engine_frame.map(|p| {

@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod memory;
+pub mod playout;
 pub mod ports;
 pub mod serve;
 pub mod signalling;

@@ -622,6 +622,8 @@ impl Signalling {
                 self.endpoint.respond(now, txn, 200, &[], None)
             }
             ivr_media::sip::Method::Update => self.endpoint.respond(now, txn, 488, &[], None),
+            // Progress of a transfer we asked for (RFC 3515 §2.4.5): acknowledged, not acted on.
+            ivr_media::sip::Method::Notify => self.endpoint.respond(now, txn, 200, &[], None),
             _ => self.endpoint.respond(now, txn, 501, &[], None),
         }
     }

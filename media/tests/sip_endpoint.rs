@@ -1219,3 +1219,43 @@ fn register_failure_is_reported_and_retried() {
         .count();
     assert_eq!(again, 1, "retried after 60 s");
 }
+
+#[test]
+fn refer_in_a_confirmed_dialog_reaches_the_peer_and_reports_its_answer() {
+    let mut p = Pair::new();
+    let a_call = p.invite();
+    let b_call = b_incoming(&mut p);
+    p.b.answer(p.now, b_call, Bytes::from_static(SDP.as_bytes()));
+    p.step();
+    p.a_events.clear();
+    p.b_events.clear();
+    // The answering side (the IVR) transfers the caller.
+    p.b.refer(p.now, b_call, "sip:1001@pbx.example.com");
+    p.step();
+    let (txn, refer) = match std::mem::take(&mut p.a_events).as_slice() {
+        [Event::Request { call, txn, request }] if *call == a_call => (*txn, request.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(refer.method, ivr_media::sip::Method::Refer);
+    assert_eq!(
+        refer.headers.get("Refer-To"),
+        Some("<sip:1001@pbx.example.com>")
+    );
+    p.a.respond(p.now, txn, 202, &[], None);
+    p.step();
+    assert_eq!(
+        std::mem::take(&mut p.b_events),
+        vec![Event::Transferred {
+            call: b_call,
+            status: Some(202)
+        }]
+    );
+    // No REFER outside a confirmed dialog.
+    p.b.hangup(p.now, b_call);
+    p.step();
+    p.b.refer(p.now, b_call, "sip:x@y");
+    p.drive();
+    assert!(!std::mem::take(&mut p.b_events)
+        .iter()
+        .any(|e| matches!(e, Event::Transferred { .. })));
+}

@@ -8,7 +8,7 @@
 
 mod node;
 mod reader;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::HashMap;
 use std::io;

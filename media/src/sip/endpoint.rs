@@ -232,6 +232,13 @@ pub enum Event {
         /// The call, now gone.
         call: CallKey,
     },
+    /// The answer to our REFER ([`Endpoint::refer`]): the final status, or `None` on timeout.
+    Transferred {
+        /// The call.
+        call: CallKey,
+        /// Final status of the REFER.
+        status: Option<u16>,
+    },
     /// The call is gone for another reason.
     Terminated {
         /// The call, now gone.
@@ -389,6 +396,8 @@ enum ClientOwner {
     Invite(CallKey),
     /// A BYE of a call.
     Bye(CallKey),
+    /// A REFER of a call (blind transfer).
+    Refer(CallKey),
     /// A registration's REGISTER.
     Register(RegistrationId),
     /// Nobody (CANCEL, BYE after an ACK timeout).
@@ -743,6 +752,28 @@ impl Endpoint {
             CallState::Ending => {}
         }
         self.update_counts();
+    }
+
+    /// Blind transfer (RFC 3515): sends REFER with `Refer-To: <target>` in a confirmed dialog.
+    /// The answer arrives as [`Event::Transferred`] (202 = the peer accepted and will call the
+    /// target; the engine then hangs up). Does nothing for a call without a confirmed dialog.
+    pub fn refer(&mut self, now: Instant, call: CallKey, target: &str) {
+        let via_transport = match self.calls.get(&call) {
+            Some(c) if c.state == CallState::Confirmed => c.peer.transport,
+            _ => return,
+        };
+        let via = self.new_via(via_transport);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dialog) = c.dialog.as_mut() else {
+            return;
+        };
+        let mut refer = dialog.request(Method::Refer, &via, None);
+        refer.headers.push("Refer-To", format!("<{target}>"));
+        let peer = c.peer;
+        let refer = self.finish_request(refer);
+        self.start_client(now, peer, refer, ClientOwner::Refer(call));
     }
 
     // ----- UAC ---------------------------------------------------------------------------
@@ -1527,6 +1558,10 @@ impl Endpoint {
                             }
                         }
                         ClientOwner::Register(reg) => self.register_response(now, reg, &resp),
+                        ClientOwner::Refer(call) => self.event(Event::Transferred {
+                            call,
+                            status: Some(status),
+                        }),
                         ClientOwner::Invite(_) | ClientOwner::Nobody => {}
                     }
                 }
@@ -1859,6 +1894,7 @@ impl Endpoint {
                     }
                 }
                 ClientOwner::Register(reg) => self.register_failed(now, reg, None),
+                ClientOwner::Refer(call) => self.event(Event::Transferred { call, status: None }),
                 ClientOwner::Bye(call) if self.calls.contains_key(&call) => {
                     self.remove_call(call);
                     self.event(Event::Terminated {
