@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use ivr_dialplans::check_paths;
+use ivr_dialplans::testing::run_file;
+use ivr_dialplans::{check_paths, FsProvider};
 
 /// The repository's `examples/` folder.
 fn examples_dir() -> PathBuf {
@@ -43,4 +44,42 @@ fn every_example_plan_checks_without_errors_or_warnings() {
         }
     }
     assert!(failures.is_empty(), "{failures}");
+}
+
+#[test]
+fn every_example_conversation_test_passes() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples_dir())
+        .expect("examples/ is readable")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".tests.yaml"))
+        })
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no *.tests.yaml files found in examples/"
+    );
+    let mut failures = String::new();
+    let mut total = 0;
+    for file in &files {
+        match run_file(file, &FsProvider) {
+            Ok(report) => {
+                total += report.results.len();
+                println!("{}\n{report}\n", file.display());
+                if !report.all_passed() {
+                    failures.push_str(&format!("{}\n{report}\n\n", file.display()));
+                }
+            }
+            Err(diags) => failures.push_str(&format!(
+                "{}: could not run\n{}\n\n",
+                file.display(),
+                diags.render_human()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+    println!("{total} conversation tests passed");
 }
