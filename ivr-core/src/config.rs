@@ -388,7 +388,12 @@ impl Config {
     /// The configuration used when no file is given: loopback, the bundled demo prompt.
     pub fn embedded(overrides: &Overrides) -> Result<Config, ConfigError> {
         let mut config = Config::parse("", Path::new("."), overrides)?;
-        let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/prompts/welcome.wav");
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        if config.server.plans.is_none() && examples.join("bank.yaml").is_file() {
+            config.server.plans = Some(examples.clone());
+            config.server.default_plan = Some("acme-bank".into());
+        }
+        let bundled = examples.join("prompts/welcome.wav");
         if bundled.is_file() {
             config.demo.prompt = Some(bundled);
         }

@@ -214,7 +214,7 @@ impl Sipp {
             xml = xml.replace(from, to);
         }
         assert!(
-            !xml.contains("@PCAP@") && !xml.contains("@METHOD@"),
+            !xml.contains("@PCAP@") && !xml.contains("@METHOD@") && !xml.contains("@KEYS@"),
             "{}: a template parameter is unset",
             self.scenario
         );

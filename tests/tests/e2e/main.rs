@@ -15,6 +15,7 @@
 //! * `dialogs` — CANCEL, hold/unhold, OPTIONS, hang-ups by either side, the demo timeout.
 //! * `errors` — 400, 403, 405, 481, 488.
 //! * `shutdown` — SIGTERM drains; a second SIGTERM hangs up everything.
+//! * `plans` — the example bank plan over SIP: keys, webhook, escalation.
 //! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
@@ -23,6 +24,7 @@ mod calls;
 mod dialogs;
 mod dtmf;
 mod errors;
+mod plans;
 mod register;
 mod robustness;
 mod shutdown;
