@@ -36,10 +36,7 @@ fn webhook_server(body: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
             let mut buf = vec![0u8; 16384];
             let mut got = 0;
             // Read the head and the body (Content-Length).
-            loop {
-                let Ok(n) = s.read(&mut buf[got..]) else {
-                    break;
-                };
+            while let Ok(n) = s.read(&mut buf[got..]) {
                 if n == 0 {
                     break;
                 }
