@@ -301,7 +301,7 @@ fn test(files: &[PathBuf]) -> ExitCode {
         match ivr_dialplans::testing::run_file(file, &ivr_dialplans::FsProvider) {
             Ok(report) => {
                 println!("{}:", file.display());
-                print!("{report}");
+                println!("{report}");
                 passed += report.passed();
                 failed += report.failed();
             }
