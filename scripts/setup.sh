@@ -10,6 +10,8 @@ packages=(
   libespeak-ng-dev  # links the embedded TTS engine
   tshark          # SIP/RTP traces when debugging tests
   baresip-core    # a second real SIP client in end-to-end tests
+  libpocketsphinx-dev  # links the embedded speech recogniser
+  pocketsphinx-en-us   # its US English acoustic model, dictionary and language model
 )
 
 missing=()

@@ -78,7 +78,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use crate::model::{InputMode, Method};
+pub use crate::model::{InputMode, Method, SlotType};
 pub use compiled::{CompiledPlan, StaticPrompt};
 pub use session::{IntentMatch, Session};
 pub use vars::mask;
@@ -166,8 +166,11 @@ pub enum Action {
         mode: InputMode,
         /// Silence before [`Input::NoInput`].
         timeout: Duration,
-        /// Phrases for a speech grammar.
+        /// Phrases for a speech grammar: the examples of the intents that can match here.
         hints: Vec<String>,
+        /// What kind of answer is expected, for a speech grammar: the slot type of a `collect`,
+        /// [`SlotType::YesNo`] for confirmations, `None` for intents.
+        slot: Option<SlotType>,
     },
     /// Call an HTTP endpoint; the engine answers with [`Input::WebhookResult`].
     Webhook {

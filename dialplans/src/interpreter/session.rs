@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::model::{InputOptions, Node, NodeId, Prompt, Step};
+use crate::model::{InputOptions, Node, NodeId, Prompt, SlotType, Step};
 use crate::template::Template;
 
 use super::compiled::CompiledPlan;
@@ -581,10 +581,17 @@ impl Session {
             }
             _ => Vec::new(),
         };
+        let slot = match (&node.step, &self.wait) {
+            (_, Wait::ConfirmIntent(_) | Wait::CollectConfirm(_) | Wait::FaqConfirm)
+            | (Step::Confirm(_), _) => Some(SlotType::YesNo),
+            (Step::Collect(c), _) => Some(c.slot_type.clone()),
+            _ => None,
+        };
         out.push(Action::Listen {
             mode,
             timeout,
             hints,
+            slot,
         });
     }
 

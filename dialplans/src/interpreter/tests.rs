@@ -221,7 +221,9 @@ fn start_says_the_prompt_then_listens() {
             mode,
             timeout,
             hints,
+            slot,
         } => {
+            assert_eq!(*slot, None, "an intent listen expects no slot");
             assert_eq!(*mode, InputMode::Both);
             assert_eq!(*timeout, std::time::Duration::from_secs(5));
             assert!(hints.iter().any(|h| h == "check my balance"));
@@ -334,7 +336,18 @@ fn loop_guard_escalates_a_node_entered_more_than_ten_times() {
 fn collect_digits_by_keys_waits_key_by_key_and_masks_the_value() {
     let (_, mut s) = started_at_main();
     let now = open_time();
-    s.handle(Input::Digit('1'), now);
+    let out = s.handle(Input::Digit('1'), now);
+    // The listen tells the speech layer to expect eight digits.
+    assert!(
+        out.iter().any(|a| matches!(
+            a,
+            Action::Listen {
+                slot: Some(SlotType::Digits { min: 8, max: 8, .. }),
+                ..
+            }
+        )),
+        "{out:?}"
+    );
     for d in "1234567".chars() {
         let out = s.handle(Input::Digit(d), now);
         assert!(matches!(out.as_slice(), [Action::Listen { .. }]), "{out:?}");
