@@ -39,6 +39,9 @@ pub struct Config {
     /// Call recording.
     #[serde(default)]
     pub recording: RecordingConfig,
+    /// Speech recognition, voice activity detection and barge-in.
+    #[serde(default)]
+    pub speech: SpeechConfig,
 }
 
 /// `[server]`
@@ -213,6 +216,64 @@ impl Default for DemoConfig {
 pub struct RecordingConfig {
     /// Record every call to `DATA/recordings/CALL-ID.wav`.
     pub enabled: bool,
+}
+
+/// Which speech recogniser listens to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AsrEngine {
+    /// PocketSphinx, embedded (Debian's `pocketsphinx-en-us` model): grammar mode from the
+    /// active `listen`, US English only.
+    #[default]
+    Pocketsphinx,
+    /// Whisper (the `whisper` build feature and a ggml model file in `speech.whisper_model`).
+    Whisper,
+    /// No recogniser: callers use the keypad.
+    None,
+}
+
+/// `[speech]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpeechConfig {
+    /// The recogniser.
+    pub asr: AsrEngine,
+    /// PocketSphinx model folder (holding `en-us/`, `cmudict-en-us.dict`, `en-us.lm.bin`).
+    pub pocketsphinx_model: PathBuf,
+    /// Whisper ggml model file.
+    pub whisper_model: Option<PathBuf>,
+    /// Recognition worker threads (inference never runs on the call tasks).
+    pub workers: usize,
+    /// Utterances recognised at once; above it a caller is asked for keys instead.
+    pub max_streams: usize,
+    /// Silence that ends an utterance.
+    #[serde(with = "humantime")]
+    pub end_silence: Duration,
+    /// Shortest sound that counts as speech (coughs and clicks are shorter) and that may
+    /// interrupt a prompt.
+    #[serde(with = "humantime")]
+    pub min_speech: Duration,
+    /// Longest utterance; recognition is finalised at this length.
+    #[serde(with = "humantime")]
+    pub max_utterance: Duration,
+    /// Sentiment at or below this (-1..1) in a turn is reported to the dial plan as negative.
+    pub negative_sentiment: f32,
+}
+
+impl Default for SpeechConfig {
+    fn default() -> Self {
+        SpeechConfig {
+            asr: AsrEngine::Pocketsphinx,
+            pocketsphinx_model: PathBuf::from("/usr/share/pocketsphinx/model/en-us"),
+            whisper_model: None,
+            workers: 2,
+            max_streams: 200,
+            end_silence: Duration::from_millis(500),
+            min_speech: Duration::from_millis(200),
+            max_utterance: Duration::from_secs(15),
+            negative_sentiment: -0.5,
+        }
+    }
 }
 
 /// An IP network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare address).
@@ -445,6 +506,10 @@ impl Config {
         if let Some(p) = &config.demo.prompt {
             config.demo.prompt = Some(resolve(base, p));
         }
+        config.speech.pocketsphinx_model = resolve(base, &config.speech.pocketsphinx_model);
+        if let Some(p) = &config.speech.whisper_model {
+            config.speech.whisper_model = Some(resolve(base, p));
+        }
         Ok(config)
     }
 
@@ -506,6 +571,19 @@ impl Config {
             if !prompt.is_file() {
                 p.push(format!("demo.prompt: {} does not exist", prompt.display()));
             }
+        }
+        let sp = &self.speech;
+        if sp.workers == 0 || sp.max_streams == 0 {
+            p.push("speech.workers and speech.max_streams must be at least 1".into());
+        }
+        if sp.asr == AsrEngine::Whisper && sp.whisper_model.is_none() {
+            p.push("speech.asr = \"whisper\" needs speech.whisper_model = \"/path/to/ggml-base.bin\" (see docs/speech.md)".into());
+        }
+        if sp.end_silence < Duration::from_millis(100) || sp.min_speech < Duration::from_millis(20) {
+            p.push("speech.end_silence must be at least 100ms and speech.min_speech at least 20ms".into());
+        }
+        if !(-1.0..=1.0).contains(&sp.negative_sentiment) {
+            p.push("speech.negative_sentiment must be between -1 and 1".into());
         }
         p
     }

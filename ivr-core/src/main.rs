@@ -76,6 +76,29 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Synthesize text with the engine's voice and write an 8 kHz WAV (what callers hear).
+    ///
+    /// Examples:
+    ///   ivr say "Welcome to Acme Bank." -o welcome.wav
+    ///   ivr say "您好，欢迎致电" --language zh-CN -o hello.wav
+    ///   ivr say "Press one for sales." --voice en-gb --rate 150 -o sales.wav
+    #[command(verbatim_doc_comment)]
+    Say {
+        /// The text.
+        text: String,
+        /// Output WAV file (16-bit mono, 8 kHz).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Language (BCP 47) choosing the default voice.
+        #[arg(long, default_value = "en-US")]
+        language: String,
+        /// espeak-ng voice name (e.g. en-us, en-gb, cmn).
+        #[arg(long)]
+        voice: Option<String>,
+        /// Speaking rate in words per minute.
+        #[arg(long)]
+        rate: Option<u32>,
+    },
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -135,6 +158,13 @@ fn main() -> ExitCode {
             webhooks,
         } => chat(&plan, &caller, webhooks.as_deref()),
         Command::Test { files } => test(&files),
+        Command::Say {
+            text,
+            output,
+            language,
+            voice,
+            rate,
+        } => say(text, &output, language, voice, rate),
         Command::Serve {
             config,
             sip,
@@ -292,6 +322,67 @@ fn chat(path: &std::path::Path, caller: &str, webhooks: Option<&std::path::Path>
             break;
         }
     }
+    ExitCode::SUCCESS
+}
+
+fn say(
+    text: String,
+    output: &std::path::Path,
+    language: String,
+    voice: Option<String>,
+    rate: Option<u32>,
+) -> ExitCode {
+    use ivr_speech::tts::{CachedSynthesizer, EspeakSynthesizer, SpeakRequest};
+    let engine = match EspeakSynthesizer::start(4) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let req = SpeakRequest {
+        text,
+        language,
+        voice,
+        rate,
+    };
+    let started = std::time::Instant::now();
+    let rendered = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(CachedSynthesizer::new(engine, None).speak(&req))
+                .map_err(|e| e.to_string())
+        });
+    let prompt = match rendered {
+        Ok(speech) => speech.prompt.clone(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let written = hound::WavWriter::create(output, spec).and_then(|mut w| {
+        for &s in prompt.samples() {
+            w.write_sample(s)?;
+        }
+        w.finalize()
+    });
+    if let Err(e) = written {
+        eprintln!("error: cannot write {}: {e}", output.display());
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "{}: {:.2} s of audio in {} ms",
+        output.display(),
+        prompt.duration().as_secs_f64(),
+        started.elapsed().as_millis()
+    );
     ExitCode::SUCCESS
 }
 
