@@ -579,8 +579,12 @@ impl Config {
         if sp.asr == AsrEngine::Whisper && sp.whisper_model.is_none() {
             p.push("speech.asr = \"whisper\" needs speech.whisper_model = \"/path/to/ggml-base.bin\" (see docs/speech.md)".into());
         }
-        if sp.end_silence < Duration::from_millis(100) || sp.min_speech < Duration::from_millis(20) {
-            p.push("speech.end_silence must be at least 100ms and speech.min_speech at least 20ms".into());
+        if sp.end_silence < Duration::from_millis(100) || sp.min_speech < Duration::from_millis(20)
+        {
+            p.push(
+                "speech.end_silence must be at least 100ms and speech.min_speech at least 20ms"
+                    .into(),
+            );
         }
         if !(-1.0..=1.0).contains(&sp.negative_sentiment) {
             p.push("speech.negative_sentiment must be between -1 and 1".into());

@@ -171,6 +171,8 @@ pub enum Action {
         /// What kind of answer is expected, for a speech grammar: the slot type of a `collect`,
         /// [`SlotType::YesNo`] for confirmations, `None` for intents.
         slot: Option<SlotType>,
+        /// The answer is a sensitive slot: recognise it, but never log, store or record it.
+        sensitive: bool,
     },
     /// Call an HTTP endpoint; the engine answers with [`Input::WebhookResult`].
     Webhook {

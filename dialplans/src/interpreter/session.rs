@@ -587,11 +587,13 @@ impl Session {
             (Step::Collect(c), _) => Some(c.slot_type.clone()),
             _ => None,
         };
+        let sensitive = matches!(&node.step, Step::Collect(c) if c.sensitive);
         out.push(Action::Listen {
             mode,
             timeout,
             hints,
             slot,
+            sensitive,
         });
     }
 

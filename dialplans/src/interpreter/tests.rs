@@ -222,8 +222,10 @@ fn start_says_the_prompt_then_listens() {
             timeout,
             hints,
             slot,
+            sensitive,
         } => {
             assert_eq!(*slot, None, "an intent listen expects no slot");
+            assert!(!sensitive);
             assert_eq!(*mode, InputMode::Both);
             assert_eq!(*timeout, std::time::Duration::from_secs(5));
             assert!(hints.iter().any(|h| h == "check my balance"));
@@ -343,6 +345,7 @@ fn collect_digits_by_keys_waits_key_by_key_and_masks_the_value() {
             a,
             Action::Listen {
                 slot: Some(SlotType::Digits { min: 8, max: 8, .. }),
+                sensitive: true,
                 ..
             }
         )),
