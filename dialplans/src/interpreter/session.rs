@@ -557,30 +557,32 @@ impl Session {
         let timeout = opts
             .and_then(|o| o.timeout)
             .unwrap_or(self.plan.plan.settings.no_input);
-        let hints = match (&node.step, &self.wait) {
+        // The phrases a speech grammar should expect: yes/no for confirmations, the examples of
+        // the intents this listen matches, and the global intents (agent, repeat, …) everywhere.
+        let plan = &self.plan.plan;
+        let mut hints: Vec<String> = match (&node.step, &self.wait) {
             (_, Wait::ConfirmIntent(_) | Wait::CollectConfirm(_) | Wait::FaqConfirm)
             | (Step::Confirm(_), _) => super::prompts::yes_no_hints(&self.language),
-            (Step::Listen(l), _) => {
-                let plan = &self.plan.plan;
-                let names = l
-                    .intents
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .chain(self.plan.globals().iter().map(String::as_str));
-                let mut hints: Vec<String> = Vec::new();
-                for name in names {
-                    if let Some(i) = plan.intent(name) {
-                        hints.extend(
-                            i.examples_for(&self.language, &plan.language)
-                                .map(str::to_owned),
-                        );
-                    }
-                }
-                hints.truncate(100);
-                hints
-            }
             _ => Vec::new(),
         };
+        let local = match &node.step {
+            Step::Listen(l) => l.intents.as_slice(),
+            _ => &[],
+        };
+        let names = local
+            .iter()
+            .map(|n| n.name.as_str())
+            .chain(self.plan.globals().iter().map(String::as_str));
+        for name in names {
+            if let Some(i) = plan.intent(name) {
+                hints.extend(
+                    i.examples_for(&self.language, &plan.language)
+                        .map(str::to_owned),
+                );
+            }
+        }
+        hints.dedup();
+        hints.truncate(200);
         let slot = match (&node.step, &self.wait) {
             (_, Wait::ConfirmIntent(_) | Wait::CollectConfirm(_) | Wait::FaqConfirm)
             | (Step::Confirm(_), _) => Some(SlotType::YesNo),
