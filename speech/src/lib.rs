@@ -17,3 +17,4 @@
 
 pub mod espeak;
 pub mod tts;
+pub mod vad;
