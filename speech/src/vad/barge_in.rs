@@ -21,9 +21,13 @@
 //! prompt (within 20 dB of its recent peak), and none during double talk or the 300 ms after it,
 //! so the quieter frames of real speech do not pass for a louder echo.
 //!
-//! Barge-in fires once `min_speech` double-talk frames have come with gaps of at most `max_gap`
-//! frames between them: for speech that starts cleanly, `min_speech` frames after its onset.
-//! It fires once per run of double talk, and only while a prompt plays.
+//! A **run** of double talk starts with a double-talk frame and lasts while the gaps between
+//! double-talk frames stay within `max_gap` frames. Barge-in fires when a run has lasted
+//! `min_speech` frames and holds at least `min_share × min_speech` double-talk frames (7 of the
+//! first 10 by default): speech has syllables, and some of its quieter frames sink under the
+//! echo. For speech that starts cleanly that is
+//! `min_speech` frames after its onset. It fires at most once per prompt (a prompt ends when
+//! [`BargeIn::push`] is given no playing frame), and never while nothing plays.
 
 use ivr_media::audio::Frame8k;
 
@@ -44,10 +48,12 @@ const LEARN_HOLD_FRAMES: u32 = 15;
 /// Tuning of [`BargeIn`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BargeInConfig {
-    /// Double-talk frames needed to decide. Default 10 (200 ms), as the endpointer's minimum
-    /// speech.
+    /// Frames a run of double talk must last to decide. Default 10 (200 ms), as the
+    /// endpointer's minimum speech.
     pub min_speech: u32,
-    /// Frames without double talk tolerated between double-talk frames. Default 2 (40 ms).
+    /// The share of `min_speech` frames of a run that must be double talk, 0..=1. Default 0.7.
+    pub min_share: f32,
+    /// Frames without double talk tolerated inside a run. Default 4 (80 ms).
     pub max_gap: u32,
     /// How far (dB) the caller must rise above the expected echo. Default 6 dB.
     pub margin_db: f32,
@@ -61,7 +67,8 @@ impl Default for BargeInConfig {
     fn default() -> Self {
         BargeInConfig {
             min_speech: 10,
-            max_gap: 2,
+            min_share: 0.7,
+            max_gap: 4,
             margin_db: 6.0,
             initial_echo_gain_db: -6.0,
             vad: VadConfig::default(),
@@ -88,6 +95,8 @@ pub struct BargeIn {
     mean_played: [f32; LAGS],
     var_played: [f32; LAGS],
     cov: [f32; LAGS],
+    /// Frames in the current run of double talk (0: no run).
+    span: u32,
     /// Double-talk frames in the current run.
     count: u32,
     /// Frames since the last double-talk frame of the run.
@@ -121,6 +130,7 @@ impl BargeIn {
             mean_played: [0.0; LAGS],
             var_played: [0.0; LAGS],
             cov: [0.0; LAGS],
+            span: 0,
             count: 0,
             gap: 0,
             fired: false,
@@ -144,6 +154,7 @@ impl BargeIn {
         self.played_peak_db = self.played_db[0].max(self.played_peak_db - 0.05);
 
         if playing.is_none() {
+            self.span = 0;
             self.count = 0;
             self.gap = 0;
             self.fired = false;
@@ -174,17 +185,22 @@ impl BargeIn {
         }
 
         if double_talk {
+            self.span += 1;
             self.count += 1;
             self.gap = 0;
-        } else if self.count > 0 {
+        } else if self.span > 0 {
+            self.span += 1;
             self.gap += 1;
             if self.gap > self.config.max_gap {
+                self.span = 0;
                 self.count = 0;
                 self.gap = 0;
-                self.fired = false;
             }
         }
-        if !self.fired && self.count >= self.config.min_speech {
+        if !self.fired
+            && self.span >= self.config.min_speech
+            && self.count as f32 >= self.config.min_share * self.config.min_speech as f32
+        {
             self.fired = true;
             return true;
         }
@@ -307,7 +323,10 @@ mod tests {
     fn frames(x: &[f32]) -> Vec<Frame8k> {
         x.chunks(160)
             .map(|c| {
-                let v: Vec<i16> = c.iter().map(|&s| s.clamp(-32768.0, 32767.0) as i16).collect();
+                let v: Vec<i16> = c
+                    .iter()
+                    .map(|&s| s.clamp(-32768.0, 32767.0) as i16)
+                    .collect();
                 Frame8k::from_slice_padded(&v)
             })
             .collect()
@@ -329,7 +348,10 @@ mod tests {
             let c = echo(&p, delay_ms * 8, gain_db, &mut rng);
             let mut b = BargeIn::default();
             for (cf, pf) in frames(&c).iter().zip(frames(&p).iter()) {
-                assert!(!b.push(cf, Some(pf)), "fired on echo {delay_ms} ms {gain_db} dB");
+                assert!(
+                    !b.push(cf, Some(pf)),
+                    "fired on echo {delay_ms} ms {gain_db} dB"
+                );
             }
             let d = b.echo_delay_frames().expect("delay learnt");
             assert!(

@@ -392,7 +392,10 @@ mod tests {
     fn long_speech_is_cut_at_max_utterance_and_restarts() {
         let script = "S".repeat(30);
         let events = run(&script, small());
-        assert_eq!(events[0], (3, EndpointEvent::SpeechStart { onset_frame: 0 }));
+        assert_eq!(
+            events[0],
+            (3, EndpointEvent::SpeechStart { onset_frame: 0 })
+        );
         assert_eq!(
             events[1],
             (
@@ -404,7 +407,10 @@ mod tests {
                 }
             )
         );
-        assert_eq!(events[2], (23, EndpointEvent::SpeechStart { onset_frame: 20 }));
+        assert_eq!(
+            events[2],
+            (23, EndpointEvent::SpeechStart { onset_frame: 20 })
+        );
     }
 
     #[test]

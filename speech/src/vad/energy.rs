@@ -29,7 +29,7 @@ use super::{dbov, Activity, Vad};
 /// Tuning of [`EnergyVad`]. The defaults suit telephone audio at 8 kHz.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VadConfig {
-    /// How far (dB) the low band must rise over its noise floor for speech. Default 9 dB.
+    /// How far (dB) the low band must rise over its noise floor for speech. Default 8 dB.
     pub threshold_db: f32,
     /// Frames quieter than this (dBov) are never speech. Default -60 dBov (G.711 idle noise is
     /// near -70 dBov; quiet telephone speech near -40 dBov).
@@ -45,7 +45,7 @@ pub struct VadConfig {
 impl Default for VadConfig {
     fn default() -> Self {
         VadConfig {
-            threshold_db: 9.0,
+            threshold_db: 8.0,
             min_level_dbov: -60.0,
             hangover_short: 3,
             hangover_long: 8,
@@ -298,15 +298,28 @@ mod tests {
         for i in 0..15 {
             let amp = if i % 4 == 0 { 4000.0 } else { 6000.0 };
             let mut f = tone(200.0, amp, i * 160);
-            for (s, n) in f.samples_mut().iter_mut().zip(noise(&mut rng, 100).samples()) {
+            for (s, n) in f
+                .samples_mut()
+                .iter_mut()
+                .zip(noise(&mut rng, 100).samples())
+            {
                 *s = s.saturating_add(*n);
             }
             verdicts.push(vad.push(&f));
         }
-        assert!(verdicts.iter().all(|&v| v == Activity::Speech), "{verdicts:?}");
+        assert!(
+            verdicts.iter().all(|&v| v == Activity::Speech),
+            "{verdicts:?}"
+        );
         let after: Vec<_> = (0..12).map(|_| vad.push(&noise(&mut rng, 100))).collect();
-        assert!(after[..8].iter().all(|&v| v == Activity::Hangover), "{after:?}");
-        assert!(after[8..].iter().all(|&v| v == Activity::Silence), "{after:?}");
+        assert!(
+            after[..8].iter().all(|&v| v == Activity::Hangover),
+            "{after:?}"
+        );
+        assert!(
+            after[8..].iter().all(|&v| v == Activity::Silence),
+            "{after:?}"
+        );
     }
 
     #[test]

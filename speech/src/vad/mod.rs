@@ -39,7 +39,9 @@ mod endpoint;
 mod energy;
 
 pub use barge_in::{BargeIn, BargeInConfig};
-pub use endpoint::{EndReason, EndpointEvent, Endpointer, EndpointerConfig, PreRoll, PRE_ROLL_FRAMES};
+pub use endpoint::{
+    EndReason, EndpointEvent, Endpointer, EndpointerConfig, PreRoll, PRE_ROLL_FRAMES,
+};
 pub use energy::{EnergyVad, VadConfig};
 
 use ivr_media::audio::Frame8k;
