@@ -16,5 +16,6 @@
 #![warn(missing_docs)]
 
 pub mod espeak;
+pub mod sentiment;
 pub mod tts;
 pub mod vad;
