@@ -389,3 +389,68 @@ mod barge_in {
         assert!(frames(&talk).iter().all(|c| !b.push(c, None)));
     }
 }
+
+mod prosody {
+    use super::*;
+    use ivr_speech::sentiment::{score, Polarity, Prosody, ProsodyTracker};
+
+    fn prosody_of(x: &[i16]) -> Prosody {
+        let mut t = ProsodyTracker::new();
+        for f in frames(x) {
+            t.push(&f);
+        }
+        t.prosody()
+    }
+
+    const CALM: &[&str] = &["-a", "60", "-s", "140", "-p", "40"];
+    const AGITATED: &[&str] = &["-a", "200", "-s", "220", "-p", "80"];
+
+    #[test]
+    fn espeak_pitch_and_rate_are_plausible() {
+        let p = prosody_of(&speech(
+            "en-us",
+            CALM,
+            "I would like to check the balance of my account, please.",
+            0.2,
+            0.2,
+        ));
+        eprintln!("calm: {p:?} arousal {}", p.arousal());
+        assert!((70.0..200.0).contains(&p.pitch_mean_hz), "{p:?}");
+        assert!(p.voiced_frames * 2 > p.active_frames, "{p:?}");
+        assert!((2.0..7.0).contains(&p.speaking_rate), "{p:?}");
+    }
+
+    #[test]
+    fn a_loud_fast_voice_makes_the_same_complaint_more_negative() {
+        for (voice, text, lang, min_gain) in [
+            ("en-us", "I am not happy with this service.", "en", 0.05),
+            (
+                "en-us",
+                "This is ridiculous, your service is completely useless.",
+                "en",
+                0.0,
+            ),
+            ("cmn", "我对这个服务不太满意。", "zh", 0.05),
+            ("cmn", "我要投诉，你们的服务太差了，简直是垃圾。", "zh", 0.0),
+        ] {
+            let calm = prosody_of(&speech(voice, CALM, text, 0.2, 0.2));
+            let loud = prosody_of(&speech(voice, AGITATED, text, 0.2, 0.2));
+            let case = format!("{voice} {text}: calm {calm:?}, loud {loud:?}");
+            assert!(
+                loud.energy_mean_dbov > calm.energy_mean_dbov + 6.0,
+                "{case}"
+            );
+            assert!(loud.pitch_mean_hz > calm.pitch_mean_hz + 20.0, "{case}");
+            assert!(loud.speaking_rate > calm.speaking_rate, "{case}");
+            assert!(loud.arousal() > calm.arousal() + 0.2, "{case}");
+            let s_calm = score(text, lang, Some(&calm));
+            let s_loud = score(text, lang, Some(&loud));
+            eprintln!("{text}: calm {s_calm:?} loud {s_loud:?}");
+            assert_eq!(s_calm.polarity(), Polarity::Negative, "{case}");
+            assert!(
+                s_loud.score < s_calm.score - min_gain,
+                "{s_calm:?} {s_loud:?}"
+            );
+        }
+    }
+}

