@@ -63,6 +63,7 @@ impl Lexicon {
         self.entries.get(term).copied()
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

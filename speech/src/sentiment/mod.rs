@@ -34,7 +34,7 @@
 //! stays as positive as the words say (loud joy is not anger).
 
 mod lexicon;
-mod prosody;
+pub mod prosody;
 
 pub use prosody::{Prosody, ProsodyTracker};
 

@@ -32,21 +32,21 @@ const SPAN: usize = WINDOW - MAX_LAG;
 const VOICING: f32 = 0.6;
 /// Correlation given up per octave of lag when choosing the period.
 const OCTAVE_COST: f32 = 0.04;
-/// `log2(lag / MIN_LAG)` for each lag from `MIN_LAG` to `MAX_LAG`.
-const OCTAVES: [f32; MAX_LAG - MIN_LAG + 1] = {
-    // log2 by hand: const fn has no float log. Filled from a table of 55 values computed as
-    // log2((MIN_LAG + i) / MIN_LAG), i = 0..=54.
-    let mut t = [0f32; MAX_LAG - MIN_LAG + 1];
-    let mut i = 0;
-    while i < t.len() {
-        t[i] = log2_approx((MIN_LAG + i) as f32 / MIN_LAG as f32);
-        i += 1;
+/// `OCTAVE_COST × log2(lag / (MIN_LAG / 2))` for each coarse (2 kHz) lag, computed at build
+/// time: a table lookup instead of a logarithm per lag per frame.
+const COARSE_OCTAVE_COST: [f32; MAX_LAG / 2 + 1] = {
+    let mut t = [0f32; MAX_LAG / 2 + 1];
+    let mut lag = MIN_LAG / 2;
+    while lag <= MAX_LAG / 2 {
+        t[lag] = OCTAVE_COST * log2_const(lag as f32 / (MIN_LAG / 2) as f32);
+        lag += 1;
     }
     t
 };
 
-/// `log2(x)` for `x` in 1..8, to three decimals: integer part by halving, fraction by squaring.
-const fn log2_approx(mut x: f32) -> f32 {
+/// `log2(x)` for `x >= 1` in a `const` context, to about 1e-4: the integer part by halving,
+/// the fraction bit by bit by squaring.
+const fn log2_const(mut x: f32) -> f32 {
     let mut result = 0.0;
     while x >= 2.0 {
         x /= 2.0;
@@ -54,7 +54,7 @@ const fn log2_approx(mut x: f32) -> f32 {
     }
     let mut bit = 0.5;
     let mut k = 0;
-    while k < 12 {
+    while k < 14 {
         x *= x;
         if x >= 2.0 {
             x /= 2.0;
@@ -226,44 +226,49 @@ impl ProsodyTracker {
         self.prev_sample = prev;
     }
 
-    /// The pitch of the window in Hz, if it is voiced.
+    /// The pitch of the window in Hz, if it is voiced: a coarse search at 2 kHz over the whole
+    /// range, then a fine one at 4 kHz around the coarse lag.
     fn pitch(&self) -> Option<f32> {
         let x = &self.decimated;
-        let head = &x[..SPAN];
+        let mut coarse = [0f32; WINDOW / 2];
+        for (c, pair) in coarse.iter_mut().zip(x.chunks_exact(2)) {
+            *c = 0.5 * (pair[0] + pair[1]);
+        }
+        let (min2, max2) = (MIN_LAG / 2, MAX_LAG / 2);
+        let span2 = WINDOW / 2 - max2;
+        let head = &coarse[..span2];
         let e0 = dot(head, head);
         if e0 <= 0.0 {
             return None;
         }
-        let mut r = [0f32; MAX_LAG + 2];
         // The best lag by correlation less an octave cost (as Praat does), so a multiple of the
         // period, which correlates almost as well, does not win over the period itself.
         let mut best = (0usize, f32::MIN);
-        let mut el = dot(&x[MIN_LAG..MIN_LAG + SPAN], &x[MIN_LAG..MIN_LAG + SPAN]);
-        for lag in MIN_LAG..=MAX_LAG {
-            if lag > MIN_LAG {
-                let out = x[lag - 1];
-                let inn = x[lag + SPAN - 1];
+        let mut el = dot(&coarse[min2..min2 + span2], &coarse[min2..min2 + span2]);
+        for lag in min2..=max2 {
+            if lag > min2 {
+                let out = coarse[lag - 1];
+                let inn = coarse[lag + span2 - 1];
                 el = (el - out * out + inn * inn).max(0.0);
             }
-            let c = dot(head, &x[lag..lag + SPAN]);
-            let v = if el > 0.0 { c / (e0 * el).sqrt() } else { 0.0 };
-            r[lag] = v;
-            let strength = v - OCTAVE_COST * OCTAVES[lag - MIN_LAG];
+            let c = dot(head, &coarse[lag..lag + span2]);
+            let r = if el > 0.0 { c / (e0 * el).sqrt() } else { 0.0 };
+            let strength = r - COARSE_OCTAVE_COST.get(lag).copied().unwrap_or(0.0);
             if strength > best.1 {
                 best = (lag, strength);
             }
         }
-        let lag = best.0;
-        if r[lag] < VOICING || lag == MIN_LAG || r[lag] < r[lag - 1] {
-            // Unvoiced, or still rising at the shortest lag: no period in range.
-            return None;
-        }
-        let (a, b, c) = (r[lag.saturating_sub(1)], r[lag], r[lag + 1]);
-        let denom = a - 2.0 * b + c;
-        let shift = if lag > MIN_LAG && lag < MAX_LAG && denom < 0.0 {
-            (0.5 * (a - c) / denom).clamp(-0.5, 0.5)
-        } else {
-            0.0
+
+        // Fine search at 4 kHz around 2L, and around L too: at 2 kHz a high pitch falls between
+        // two lags and its double period can win the coarse search.
+        let head = &x[..SPAN];
+        let e0 = dot(head, head);
+        let (lag, shift, peak) = fine_peak(x, head, e0, 2 * best.0)?;
+        let (lag, shift) = match fine_peak(x, head, e0, best.0) {
+            Some((half, half_shift, half_peak)) if half_peak >= peak - OCTAVE_COST => {
+                (half, half_shift)
+            }
+            _ => (lag, shift),
         };
         Some(4000.0 / (lag as f32 + shift))
     }
@@ -325,6 +330,44 @@ impl ProsodyTracker {
     }
 }
 
+/// The best lag of the 4 kHz window `x` within ±2 of `centre` (its parabola-refined shift and
+/// correlation), if voiced and inside the range.
+fn fine_peak(x: &[f32; WINDOW], head: &[f32], e0: f32, centre: usize) -> Option<(usize, f32, f32)> {
+    let lo = centre.saturating_sub(3).max(MIN_LAG);
+    let hi = (centre + 3).min(MAX_LAG);
+    if lo > hi {
+        return None;
+    }
+    let mut r = [0f32; 7];
+    let mut fine = (0usize, f32::MIN);
+    for (slot, lag) in r.iter_mut().zip(lo..=hi) {
+        let tail = x.get(lag..lag + SPAN)?;
+        let el = dot(tail, tail);
+        *slot = if el > 0.0 {
+            dot(head, tail) / (e0 * el).sqrt()
+        } else {
+            0.0
+        };
+        if *slot > fine.1 {
+            fine = (lag, *slot);
+        }
+    }
+    let (lag, peak) = fine;
+    if peak < VOICING || lag == MIN_LAG || lag == MAX_LAG || lag == lo || lag == hi {
+        // Unvoiced, or the peak lies at the edge of what was searched.
+        return None;
+    }
+    let i = lag - lo;
+    let (a, c) = (r[i - 1], r[i + 1]);
+    let denom = a - 2.0 * peak + c;
+    let shift = if denom < 0.0 {
+        (0.5 * (a - c) / denom).clamp(-0.5, 0.5)
+    } else {
+        0.0
+    };
+    Some((lag, shift, peak))
+}
+
 /// `Σ a[i]·b[i]` over the shorter of the two, in eight lanes so it vectorises.
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -372,6 +415,14 @@ mod tests {
             assert!(p.voiced_frames >= 18, "{hz}: {p:?}");
             assert!((p.pitch_mean_hz - hz).abs() < hz * 0.03, "{hz}: {p:?}");
             assert!(p.pitch_std_hz < 5.0, "{hz}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn the_octave_cost_table_matches_log2() {
+        for (lag, &cost) in COARSE_OCTAVE_COST.iter().enumerate().skip(MIN_LAG / 2) {
+            let want = OCTAVE_COST * (lag as f32 / (MIN_LAG / 2) as f32).log2();
+            assert!((cost - want).abs() < 1e-4, "{lag}");
         }
     }
 

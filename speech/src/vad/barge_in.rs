@@ -31,7 +31,7 @@
 
 use ivr_media::audio::Frame8k;
 
-use super::{dbov, frame_mean_square, mean_square, Activity, EnergyVad, Vad, VadConfig};
+use super::{dbov, frame_mean_square, Activity, EnergyVad, Vad, VadConfig};
 
 /// Lags of the played signal kept: 0..=6 frames (0–120 ms).
 const LAGS: usize = 7;
@@ -88,6 +88,8 @@ pub struct BargeIn {
     /// The recent peak of the played level, dBov, decaying 2.5 dB/s.
     played_peak_db: f32,
     gain_db: f32,
+    /// `gain_db` as a power ratio.
+    gain: f32,
     delay: Option<usize>,
     corr_updates: u32,
     mean_caller: f32,
@@ -123,6 +125,7 @@ impl BargeIn {
             played_db: [super::FLOOR_DBOV; LAGS],
             played_peak_db: super::FLOOR_DBOV,
             gain_db: config.initial_echo_gain_db,
+            gain: 10f32.powf(config.initial_echo_gain_db / 10.0),
             delay: None,
             corr_updates: 0,
             mean_caller: 0.0,
@@ -168,10 +171,8 @@ impl BargeIn {
         };
         let envelope_ms = self.played[lo..=hi].iter().fold(0.0f32, |m, &v| m.max(v));
         let envelope_db = dbov(envelope_ms);
-        let noise_db = self.vad.noise_floor_dbov();
-        let noise_ms = mean_square(noise_db);
-        let gain = 10f32.powf(self.gain_db / 10.0);
-        let expected_ms = gain * envelope_ms + noise_ms;
+        let noise_ms = self.vad.noise_floor_mean_square();
+        let expected_ms = self.gain * envelope_ms + noise_ms;
         let excess_db = caller_db - dbov(expected_ms);
         self.last_excess_db = excess_db;
         let double_talk = activity == Activity::Speech && excess_db >= self.config.margin_db;
@@ -181,7 +182,7 @@ impl BargeIn {
         } else if self.hold > 0 {
             self.hold -= 1;
         } else if envelope_db > -55.0 && envelope_db > self.played_peak_db - 20.0 {
-            self.learn(caller_ms, caller_db, noise_ms, noise_db, envelope_db);
+            self.learn(caller_ms, caller_db, noise_ms, envelope_db);
         }
 
         if double_talk {
@@ -208,14 +209,8 @@ impl BargeIn {
     }
 
     /// Learns the echo gain and delay from a frame judged to carry no caller speech.
-    fn learn(
-        &mut self,
-        caller_ms: f32,
-        caller_db: f32,
-        noise_ms: f32,
-        noise_db: f32,
-        envelope_db: f32,
-    ) {
+    fn learn(&mut self, caller_ms: f32, caller_db: f32, noise_ms: f32, envelope_db: f32) {
+        let noise_db = dbov(noise_ms);
         let measurable = caller_db > noise_db + 6.0;
         let ratio_db = if measurable {
             dbov(caller_ms - noise_ms) - envelope_db
@@ -231,6 +226,7 @@ impl BargeIn {
             self.gain_db += 0.02 * (ratio_db - self.gain_db);
         }
         self.gain_db = self.gain_db.clamp(-70.0, 0.0);
+        self.gain = 10f32.powf(self.gain_db / 10.0);
 
         if !measurable {
             return;

@@ -129,11 +129,16 @@ impl EnergyVad {
 
     /// The estimated whole-band noise level, dBov.
     pub fn noise_floor_dbov(&self) -> f32 {
+        dbov(self.noise_floor_mean_square())
+    }
+
+    /// The estimated whole-band noise power, as a mean square of samples.
+    pub(crate) fn noise_floor_mean_square(&self) -> f32 {
         // E[(x+p)²] + E[(x-p)²] = 2E[x²] + 2E[p²] = 4E[x²]: the two bands add up to four times
         // the whole-band power.
         let low = super::mean_square(self.floor_low);
         let high = super::mean_square(self.floor_high);
-        dbov((low + high) / 4.0)
+        (low + high) / 4.0
     }
 
     /// The whole-band level of the last frame pushed, dBov.
@@ -147,25 +152,35 @@ impl EnergyVad {
     }
 
     fn measure(&mut self, frame: &Frame8k) -> Features {
-        let mut prev = i32::from(self.prev_sample);
-        let (mut e, mut lo, mut hi) = (0u64, 0u64, 0u64);
-        let mut crossings = 0u32;
-        for &s in frame.samples() {
-            let x = i32::from(s);
-            let sum = x + prev;
-            let diff = x - prev;
-            e += (x * x) as u64;
-            lo += (sum as i64 * sum as i64) as u64;
-            hi += (diff as i64 * diff as i64) as u64;
-            crossings += u32::from((x >= 0) != (prev >= 0));
-            prev = x;
+        let samples = frame.samples();
+        // The frame as f32, preceded by the previous frame's last sample.
+        let mut buf = [0f32; 161];
+        buf[0] = f32::from(self.prev_sample);
+        for (b, &s) in buf[1..].iter_mut().zip(samples) {
+            *b = f32::from(s);
         }
-        self.prev_sample = prev as i16;
-        let n = frame.samples().len() as f32;
+        let (mut e, mut lo, mut hi) = ([0f32; 8], [0f32; 8], [0f32; 8]);
+        for (cur, prev) in buf[1..].chunks_exact(8).zip(buf[..160].chunks_exact(8)) {
+            for i in 0..8 {
+                let (x, p) = (cur[i], prev[i]);
+                e[i] += x * x;
+                lo[i] += (x + p) * (x + p);
+                hi[i] += (x - p) * (x - p);
+            }
+        }
+        // A sign change between neighbours: the sign bit of `x ^ p`.
+        let first = samples.first().copied().unwrap_or(0);
+        let mut crossings = u32::from((first ^ self.prev_sample) < 0);
+        for w in samples.windows(2) {
+            crossings += u32::from((w[0] ^ w[1]) < 0);
+        }
+        self.prev_sample = samples.last().copied().unwrap_or(0);
+        let n = samples.len() as f32;
+        let sum = |a: [f32; 8]| a.iter().sum::<f32>() / n;
         Features {
-            level: dbov(e as f32 / n),
-            low: dbov(lo as f32 / n),
-            high: dbov(hi as f32 / n),
+            level: dbov(sum(e)),
+            low: dbov(sum(lo)),
+            high: dbov(sum(hi)),
             zcr: crossings as f32 / n,
         }
     }
