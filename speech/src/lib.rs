@@ -10,10 +10,18 @@
 //!   `libespeak-ng`. Its C API is process-global and not thread-safe, so one dedicated thread owns
 //!   it; requests queue to that thread with a bound, and a full queue is an error the caller turns
 //!   into a keypad fallback rather than a wait.
+//! * [`vad`] — per-call, per-frame detectors on the caller's 20 ms frames: the [`vad::Vad`]
+//!   trait and [`vad::EnergyVad`], the [`vad::Endpointer`] (speech start/end with pre-roll) and
+//!   [`vad::BargeIn`] (the caller talks over a prompt, its echo ignored). Sans-IO, no clock, no
+//!   allocation per frame.
+//! * [`sentiment`] — the sentiment of a caller turn from its text (English and Chinese lexicon)
+//!   and its prosody ([`sentiment::ProsodyTracker`]).
 //!
 //! `unsafe` is confined to `espeak::ffi` and its one caller, each block commented.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod espeak;
+pub mod sentiment;
 pub mod tts;
+pub mod vad;
