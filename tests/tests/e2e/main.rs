@@ -18,6 +18,7 @@
 //! * `plans` — the example bank plan over SIP: keys, webhook, escalation; the helpers of the
 //!   dial-plan modules.
 //! * `plan_examples` — the example clinic and delivery-notice plans driven by keys.
+//! * `plan_webhooks` — a webhook answering 500, invalid JSON or nothing during a call.
 //! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
@@ -27,6 +28,7 @@ mod dialogs;
 mod dtmf;
 mod errors;
 mod plan_examples;
+mod plan_webhooks;
 mod plans;
 mod register;
 mod robustness;

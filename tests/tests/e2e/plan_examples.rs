@@ -90,7 +90,7 @@ fn clinic_callers_cancel_in_english_and_reach_reception_in_chinese_by_keys() {
     });
     let digits = call_events(&engine, &en, "digit");
     let keys: String = digits.iter().filter_map(|d| d.str("digit")).collect();
-    assert_eq!(keys, "12482913" .to_owned() + "12", "{}", text());
+    assert_eq!(keys, "12482913".to_owned() + "12", "{}", text());
     assert!(
         digits.iter().all(|d| d.str("method") == Some("rfc4733")),
         "{}",
@@ -149,7 +149,10 @@ fn delivery_notice_callee_confirms_by_key_and_the_engine_hangs_up() {
         })
     });
     engine.wait_event("say", secs(5), |e| {
-        e.str("text") == Some("Thank you. We'll see you soon. If you're not in, the driver will leave a card.")
+        e.str("text")
+            == Some(
+                "Thank you. We'll see you soon. If you're not in, the driver will leave a card.",
+            )
     });
     assert_eq!(
         engine.events_named("plan")[0].str("plan"),
@@ -181,9 +184,9 @@ fn delivery_notice_callee_with_a_new_address_reaches_a_courier() {
     );
     assert_eq!(intents(&engine, &call), ["change_address"], "{}", text());
     assert!(
-        ctx["transcript"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|turn| turn["who"] == "caller" && turn["text"] == "3")),
+        ctx["transcript"].as_array().is_some_and(|t| t
+            .iter()
+            .any(|turn| turn["who"] == "caller" && turn["text"] == "3")),
         "the handoff transcript should hold the key: {}",
         text()
     );

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use ivr_tests::rtp::event_code;
 use ivr_tests::{
-    ports, wait_until, workspace_root, Engine, EngineOptions, Event, Offer, RtpPeer, Sipp,
-    SippRun,
+    ports, wait_until, workspace_root, Engine, EngineOptions, Event, Offer, RtpPeer, Sipp, SippRun,
 };
 
 use super::secs;
@@ -135,7 +134,10 @@ pub(crate) fn plan_dir(file: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
 /// The example plan `examples/<name>` in a fresh folder, its webhooks pointed at `port`.
 pub(crate) fn example_plan(name: &str, port: u16) -> (tempfile::TempDir, PathBuf) {
     let text = std::fs::read_to_string(workspace_root().join("examples").join(name)).unwrap();
-    plan_dir(name, &text.replace("127.0.0.1:8089", &format!("127.0.0.1:{port}")))
+    plan_dir(
+        name,
+        &text.replace("127.0.0.1:8089", &format!("127.0.0.1:{port}")),
+    )
 }
 
 /// An engine answering with the plans in `plans`.
