@@ -19,6 +19,7 @@
 //!   dial-plan modules.
 //! * `plan_examples` — the example clinic and delivery-notice plans driven by keys.
 //! * `plan_webhooks` — a webhook answering 500, invalid JSON or nothing during a call.
+//! * `plan_reload` — plans changed, broken and reloaded (file watcher, SIGHUP) under live calls.
 //! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
@@ -28,6 +29,7 @@ mod dialogs;
 mod dtmf;
 mod errors;
 mod plan_examples;
+mod plan_reload;
 mod plan_webhooks;
 mod plans;
 mod register;
