@@ -286,7 +286,12 @@ fn run_test(plan: &Arc<CompiledPlan>, test: &TestCase) -> TestResult {
             }
             actions.clear();
             for input in &step.inputs {
-                actions.extend(drive(&mut session, Some(input.clone()), now, &test.webhooks));
+                actions.extend(drive(
+                    &mut session,
+                    Some(input.clone()),
+                    now,
+                    &test.webhooks,
+                ));
             }
             record.add(&actions);
         }
@@ -351,7 +356,11 @@ impl Record {
 
     /// Where `needle` is written down (the transcript, a handoff or an event), if anywhere.
     fn find(&self, session: &Session, needle: &str) -> Option<String> {
-        if let Some(t) = session.transcript().iter().find(|t| t.text.contains(needle)) {
+        if let Some(t) = session
+            .transcript()
+            .iter()
+            .find(|t| t.text.contains(needle))
+        {
             return Some(format!("the transcript: {:?}", t.text));
         }
         let handoff = serde_json::to_string(&session.handoff()).unwrap_or_default();
@@ -827,12 +836,17 @@ impl Parser {
         let mut input_key: Option<&str> = None;
         for (k, v) in entries {
             let name = k.name.as_str();
-            if matches!(name, "caller" | "press" | "silence" | "sentiment" | "hangup") {
+            if matches!(
+                name,
+                "caller" | "press" | "silence" | "sentiment" | "hangup"
+            ) {
                 if let Some(first) = input_key {
                     self.diags.push(
                         Diagnostic::error(
                             &k.span,
-                            format!("a step has one input, but this one has `{first}` and `{name}`"),
+                            format!(
+                                "a step has one input, but this one has `{first}` and `{name}`"
+                            ),
                         )
                         .hint("split it into two steps"),
                     );
@@ -912,7 +926,11 @@ impl Parser {
     fn keys(&mut self, y: &Y, keys: &str) -> Vec<Input> {
         let keys: Vec<char> = keys.chars().filter(|c| !c.is_whitespace()).collect();
         if keys.is_empty() {
-            self.error(y, "no keys to press", "write the keys, like `press: \"123#\"`");
+            self.error(
+                y,
+                "no keys to press",
+                "write the keys, like `press: \"123#\"`",
+            );
         }
         match keys
             .iter()
