@@ -157,21 +157,34 @@ const PLACEHOLDER: &str = "version: 1\nname: placeholder\nlanguage: en-US\nsetti
 /// engine starting with a plan renders all its fixed prompts before it is ready (the clinic's 56
 /// in two languages take longer than the harness waits for readiness on a busy debug build),
 /// while a reloaded plan renders its prompts on first use.
+///
+/// The swap is left to the file watcher, written again until it is loaded: just after `ready`
+/// neither SIGHUP (the handler may not be installed yet, and SIGHUP's default ends the process)
+/// nor the watcher (it may not have taken its first look yet) can be relied on.
 pub(crate) fn engine_with_example(name: &str, port: u16) -> (tempfile::TempDir, Engine) {
     let (dir, plans) = plan_dir("placeholder.yaml", PLACEHOLDER);
     let engine = engine_with(&plans);
     let text = std::fs::read_to_string(workspace_root().join("examples").join(name)).unwrap();
     let text = text.replace("127.0.0.1:8089", &format!("127.0.0.1:{port}"));
-    write_atomically(&plans.join(name), &text);
-    std::fs::remove_file(plans.join("placeholder.yaml")).unwrap();
     let plan_name = text
         .lines()
         .find_map(|l| l.strip_prefix("name: "))
         .expect("the example has a name")
         .trim()
         .to_string();
-    sighup(&engine);
-    wait_log(&engine, &format!("dial plan loaded plan={plan_name} "), 1);
+    let loaded = format!("dial plan loaded plan={plan_name} ");
+    std::fs::remove_file(plans.join("placeholder.yaml")).unwrap();
+    let swapped = wait_until(secs(20), || {
+        write_atomically(&plans.join(name), &text);
+        wait_until(Duration::from_millis(2500), || {
+            plain_log(&engine).contains(&loaded).then_some(())
+        })
+    });
+    assert!(
+        swapped.is_some(),
+        "the engine did not load {name} within 20 s:\n{}",
+        plain_log(&engine)
+    );
     (dir, engine)
 }
 
