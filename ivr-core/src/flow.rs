@@ -121,7 +121,11 @@ impl Flow {
         events.emit(
             &self.call_id,
             "plan",
-            json!({"plan": self.plan.name(), "version": self.plan.version()}),
+            json!({
+                "plan": self.plan.name(),
+                "version": self.plan.version(),
+                "fingerprint": self.plan.fingerprint,
+            }),
         );
         let actions = self.session.start(Utc::now());
         self.apply(actions, playout, events);

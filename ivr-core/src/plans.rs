@@ -26,8 +26,11 @@ pub struct LoadedPlan {
     pub compiled: Arc<CompiledPlan>,
     /// Its file.
     pub path: PathBuf,
-    /// When the file was last modified (identifies the version in call records).
+    /// When the file was last modified (a changed time makes a reload read the file again).
     pub modified: Option<SystemTime>,
+    /// A hash of the plan's files (the main file and its includes) as 16 hex digits: identifies
+    /// the version in call records even when two versions were saved within one second.
+    pub fingerprint: String,
     /// Recorded prompts by the path written in the plan.
     pub audio: HashMap<PathBuf, Arc<EncodedPrompt>>,
 }
@@ -38,7 +41,8 @@ impl LoadedPlan {
         &self.compiled.plan().name
     }
 
-    /// A version label: the file's modification time in seconds.
+    /// A version label: the file's modification time in seconds (see also
+    /// [`LoadedPlan::fingerprint`]).
     pub fn version(&self) -> String {
         self.modified
             .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
@@ -82,7 +86,7 @@ impl PlanSet {
 /// What a (re)load did.
 #[derive(Debug, Default)]
 pub struct ReloadReport {
-    /// Plans loaded or reloaded.
+    /// Plans loaded or reloaded: `name fingerprint`.
     pub loaded: Vec<String>,
     /// Files that failed, with their diagnostics (the previous version stays, if any).
     pub failed: Vec<(PathBuf, Diagnostics)>,
@@ -147,7 +151,9 @@ impl PlanRegistry {
             }
             match load_plan(&path, mtime) {
                 Ok(plan) => {
-                    report.loaded.push(plan.name().to_string());
+                    report
+                        .loaded
+                        .push(format!("{} {}", plan.name(), plan.fingerprint));
                     next.by_file.insert(path, Arc::new(plan));
                 }
                 Err(diags) => {
@@ -171,8 +177,8 @@ impl PlanRegistry {
         if let Ok(mut cur) = self.current.write() {
             *cur = Arc::new(next);
         }
-        for name in &report.loaded {
-            info!(plan = %name, "dial plan loaded");
+        for loaded in &report.loaded {
+            info!(plan = %loaded, "dial plan loaded");
         }
         for (path, diags) in &report.failed {
             warn!(file = %path.display(), problems = diags.errors(), "dial plan rejected; the running version stays\n{}", diags.render_human());
@@ -220,10 +226,91 @@ fn load_plan(path: &Path, modified: Option<SystemTime>) -> Result<LoadedPlan, Di
             }
         }
     }
+    let fingerprint = fingerprint(&plan.files);
     Ok(LoadedPlan {
         compiled: CompiledPlan::new(plan),
         path: path.to_path_buf(),
         modified,
+        fingerprint,
         audio,
     })
+}
+
+/// FNV-1a (64 bit) over the files' contents, as 16 hex digits. Stable across runs and builds,
+/// so call records from different engine processes compare.
+fn fingerprint(files: &[PathBuf]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in files {
+        let bytes = std::fs::read(file).unwrap_or_default();
+        for b in bytes.iter().chain(file.to_string_lossy().as_bytes()) {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = "version: 1\nname: p\nlanguage: en-US\nstart: a\nnodes:\n  a:\n    hangup: { say: \"Version one.\" }\n";
+
+    /// A fresh folder under the system's temporary folder, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn dir_with(text: &str) -> (TempDir, PathBuf) {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("ivr-plans-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("p.yaml");
+        std::fs::write(&file, text).unwrap();
+        (TempDir(dir), file)
+    }
+
+    #[test]
+    fn a_changed_plan_gets_a_new_fingerprint_and_a_broken_one_keeps_the_old_version() {
+        let (dir, file) = dir_with(PLAN);
+        let registry = PlanRegistry::new(dir.path().to_path_buf(), None);
+        let report = registry.reload();
+        assert_eq!(report.loaded.len(), 1, "{report:?}");
+        let v1 = registry.current().route("any").unwrap();
+        assert_eq!(v1.fingerprint.len(), 16);
+
+        // A reload with nothing changed keeps the very same plan.
+        assert!(registry.reload().loaded.is_empty());
+        assert!(Arc::ptr_eq(&v1, &registry.current().route("any").unwrap()));
+
+        std::fs::write(&file, PLAN.replace("Version one.", "Version two.")).unwrap();
+        let later = SystemTime::now() + std::time::Duration::from_secs(2);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        registry.reload();
+        let v2 = registry.current().route("any").unwrap();
+        assert_ne!(v1.fingerprint, v2.fingerprint);
+
+        std::fs::write(&file, "version: 1\nname: p\nstart: nowhere\n").unwrap();
+        let report = registry.reload();
+        assert_eq!(report.failed.len(), 1, "{report:?}");
+        let kept = registry.current().route("any").unwrap();
+        assert!(Arc::ptr_eq(&v2, &kept), "the broken file replaced the plan");
+    }
 }

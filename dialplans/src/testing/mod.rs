@@ -16,7 +16,8 @@ use crate::interpreter::{Action, Input, Session};
 
 pub use chat::Chat;
 pub use runner::{
-    parse_tests, run, run_file, Expect, Step, TestCase, TestFile, TestReport, TestResult,
+    parse_tests, run, run_file, Expect, ExpectEnqueue, Step, TestCase, TestFile, TestReport,
+    TestResult,
 };
 
 /// Canned webhook answers by URL: a JSON body, or an error kind (`timeout`, `connect`,

@@ -3,34 +3,49 @@
 //! ```yaml
 //! plan: bank.yaml                      # relative to this file
 //! now: "2026-11-20T15:00:00Z"          # the clock for every test (default 2026-01-07T15:00:00Z)
+//! caller: "+15551230000"               # default caller.number (default +15550000000)
+//! vars: { campaign: spring }           # initial vars.* of every test
 //! webhooks:                            # canned answers by URL; `{ error: timeout }` for a failure
 //!   "http://127.0.0.1:8080/balance": { balance: 1234.5 }
 //! tests:
 //!   - name: balance by voice
-//!     caller: "+15551230000"           # caller.number (default +15550000000)
+//!     caller: "+15551230000"           # this test's caller.number
+//!     called: "100"                    # call.called: the dialed number
 //!     language: en-US                  # optional: the call's language
+//!     vars: { name: Maria }            # initial vars.* (merged over the file's)
 //!     now: "2026-11-20T23:00:00Z"      # optional: this test's clock
 //!     webhooks: { ... }                # optional: override answers for this test
 //!     steps:
 //!       - expect: { says: "Welcome" }
 //!       - caller: "what's my balance"  # speech; "#123" keys; null = silence
 //!         expect: { intent: balance, node: ask_account }
+//!       - press: "12345678"            # keys
 //!       - silence: true
 //!       - sentiment: -0.8
-//!       - caller: "#12345678"
+//!       - hangup: true                 # the caller hangs up
 //!         expect:
 //!           says: ["Your balance is $1,234.50"]   # substrings of what was said since the last step
 //!           not_says: "sorry"
+//!           node: lookup
+//!           intent: balance
+//!           language: en-US
 //!           slots: { account: "12345678" }
 //!           vars: { blocked: true }
-//!           enqueue: { queue: support, context_has: [transcript, path, account] }
+//!           events: [webhook_error]    # events since the last step
+//!           escalation: retries        # an escalation since the last step, with its reason
+//!           webhook: "http://127.0.0.1:8080/balance"   # called since the last step
+//!           enqueue: { queue: support, reason: retries, context_has: [transcript, path, account] }
 //!           hangup: true
 //!           transfer: "sip:1001@pbx"
 //!           voicemail: support
+//!           transcript_not_contains: "12345678"   # never in the record so far
 //! ```
 //!
 //! A URL with no canned answer gets the error `connect`. Every step advances the clock by one
-//! second. Expectations are checked against what happened since the previous step.
+//! second. Expectations are checked against what happened since the previous step, except
+//! `node`, `intent`, `language`, `slots` and `vars` (the state now) and `transcript_not_contains`
+//! (everything written down since the call started: the transcript, every event, every handoff,
+//! and every prompt that is not sensitive — what the engine stores about a call).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -58,6 +73,10 @@ pub struct TestFile {
     pub plan: PathBuf,
     /// The clock of every test.
     pub now: DateTime<Utc>,
+    /// The default `caller.number`.
+    pub caller: String,
+    /// Initial `vars.*` of every test.
+    pub vars: Map<String, Value>,
     /// Canned webhook answers.
     pub webhooks: Webhooks,
     /// The tests.
@@ -71,8 +90,13 @@ pub struct TestCase {
     pub name: String,
     /// `caller.number`.
     pub caller: String,
+    /// `call.called`: the dialed number.
+    pub called: String,
     /// The call's language (`None`: the plan's).
     pub language: Option<String>,
+    /// Initial `vars.*` (the file's, overridden by the test's), as an outbound campaign or the
+    /// engine would start the call.
+    pub vars: Map<String, Value>,
     /// This test's clock.
     pub now: DateTime<Utc>,
     /// Webhook answers (the file's, overridden by the test's).
@@ -83,15 +107,27 @@ pub struct TestCase {
     pub span: Span,
 }
 
-/// One step: an optional input and what must have happened after it.
+/// One step: the caller's inputs (none: only check, e.g. what the start said) and what must
+/// have happened after them.
 #[derive(Clone, Debug, Default)]
 pub struct Step {
-    /// The input (`None`: only check, e.g. what the start said).
-    pub input: Option<Input>,
+    /// The inputs, in order (`press: "123"` is three keys).
+    pub inputs: Vec<Input>,
     /// How the step was written, for messages.
     pub label: String,
     /// The expectations.
     pub expect: Expect,
+}
+
+/// An expected `enqueue`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExpectEnqueue {
+    /// The queue (`None`: any).
+    pub queue: Option<String>,
+    /// The handoff's reason (`asked`, `retries`, `sentiment`, `loop`, `webhook`, `plan`).
+    pub reason: Option<String>,
+    /// Fields the handoff must hold non-empty, or slots it must hold.
+    pub context_has: Vec<String>,
 }
 
 /// What a step expects.
@@ -105,18 +141,29 @@ pub struct Expect {
     pub node: Option<String>,
     /// The last recognised intent.
     pub intent: Option<String>,
+    /// The call's language.
+    pub language: Option<String>,
     /// Slot values (compared as text).
     pub slots: Vec<(String, Value)>,
     /// Variable values (compared as text).
     pub vars: Vec<(String, Value)>,
-    /// An enqueue: the queue (`None`: any) and what the handoff must hold.
-    pub enqueue: Option<(Option<String>, Vec<String>)>,
+    /// Events (by name) that must have happened since the last step.
+    pub events: Vec<String>,
+    /// An escalation since the last step, with this reason.
+    pub escalation: Option<String>,
+    /// A webhook to this URL was called since the last step.
+    pub webhook: Option<String>,
+    /// An enqueue since the last step.
+    pub enqueue: Option<ExpectEnqueue>,
     /// Whether the call hung up.
     pub hangup: Option<bool>,
     /// A transfer to this target.
     pub transfer: Option<String>,
     /// A voicemail to this mailbox.
     pub voicemail: Option<String>,
+    /// Texts that must appear nowhere in what was written down about the call so far: the
+    /// transcript, the events, the handoffs and the prompts that are not sensitive.
+    pub transcript_not_contains: Vec<String>,
 }
 
 /// The outcome of one test.
@@ -213,6 +260,8 @@ pub fn run(plan: &Arc<CompiledPlan>, file: &TestFile) -> TestReport {
 
 fn run_test(plan: &Arc<CompiledPlan>, test: &TestCase) -> TestResult {
     let mut call = CallInfo::new(&format!("test-{}", test.name), &test.caller);
+    call.called = test.called.clone();
+    call.vars = test.vars.clone();
     if let Some(l) = &test.language {
         call.vars
             .insert("language".into(), Value::String(l.clone()));
@@ -220,9 +269,12 @@ fn run_test(plan: &Arc<CompiledPlan>, test: &TestCase) -> TestResult {
     let mut session = Session::new(plan.clone(), call);
     let mut now = test.now;
     let mut actions = drive(&mut session, None, now, &test.webhooks);
+    // Everything the engine would write down about the call, for `transcript_not_contains`.
+    let mut record = Record::default();
+    record.add(&actions);
     let mut failures = Vec::new();
     for (i, step) in test.steps.iter().enumerate() {
-        if let Some(input) = &step.input {
+        if !step.inputs.is_empty() {
             now += chrono::Duration::seconds(1);
             if session.is_finished() {
                 failures.push(format!(
@@ -232,18 +284,18 @@ fn run_test(plan: &Arc<CompiledPlan>, test: &TestCase) -> TestResult {
                 ));
                 break;
             }
-            let inputs: Vec<Input> = match input {
-                Input::Speech { text, .. } if text.starts_with('#') && text.len() > 1 => {
-                    text.chars().skip(1).map(Input::Digit).collect()
-                }
-                other => vec![other.clone()],
-            };
             actions.clear();
-            for input in inputs {
-                actions.extend(drive(&mut session, Some(input), now, &test.webhooks));
+            for input in &step.inputs {
+                actions.extend(drive(
+                    &mut session,
+                    Some(input.clone()),
+                    now,
+                    &test.webhooks,
+                ));
             }
+            record.add(&actions);
         }
-        let problems = check(&step.expect, &session, &actions);
+        let problems = check(&step.expect, &session, &actions, &record);
         if !problems.is_empty() {
             let said = said(&actions);
             failures.push(format!(
@@ -264,6 +316,61 @@ fn run_test(plan: &Arc<CompiledPlan>, test: &TestCase) -> TestResult {
     TestResult {
         name: test.name.clone(),
         failures,
+    }
+}
+
+/// What the engine writes down about a call: every event (the engine logs prompts as `say`
+/// events, sensitive ones as `[sensitive]`) and every handoff. Webhook requests are left out:
+/// they go to the plan's own backend, sensitive slots included when `send` lists them.
+#[derive(Default)]
+struct Record {
+    lines: Vec<String>,
+}
+
+impl Record {
+    fn add(&mut self, actions: &[Action]) {
+        for a in actions {
+            match a {
+                Action::Say {
+                    text, sensitive, ..
+                } if !sensitive => self.lines.push(format!("say {text}")),
+                Action::Say { .. } => self.lines.push("say [sensitive]".to_owned()),
+                // The runner's own note of the canned answer, not something the engine stores.
+                Action::Event { name, .. } if name == "webhook_answer" => {}
+                Action::Event { name, data } => self.lines.push(format!("{name} {data}")),
+                Action::Enqueue { queue, context, .. } => self.lines.push(format!(
+                    "enqueue {queue} {}",
+                    serde_json::to_string(context).unwrap_or_default()
+                )),
+                Action::Transfer { target } => self.lines.push(format!("transfer {target}")),
+                Action::Voicemail { mailbox, .. } => {
+                    self.lines.push(format!("voicemail {mailbox}"))
+                }
+                Action::Play { .. }
+                | Action::Listen { .. }
+                | Action::Webhook { .. }
+                | Action::Hangup => {}
+            }
+        }
+    }
+
+    /// Where `needle` is written down (the transcript, a handoff or an event), if anywhere.
+    fn find(&self, session: &Session, needle: &str) -> Option<String> {
+        if let Some(t) = session
+            .transcript()
+            .iter()
+            .find(|t| t.text.contains(needle))
+        {
+            return Some(format!("the transcript: {:?}", t.text));
+        }
+        let handoff = serde_json::to_string(&session.handoff()).unwrap_or_default();
+        if handoff.contains(needle) {
+            return Some("the handoff context".to_owned());
+        }
+        self.lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .map(|l| format!("the event {l}"))
     }
 }
 
@@ -292,7 +399,14 @@ fn transcript(s: &Session) -> String {
         .join("\n")
 }
 
-fn check(e: &Expect, s: &Session, actions: &[Action]) -> Vec<String> {
+fn events<'a>(actions: &'a [Action]) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    actions.iter().filter_map(|a| match a {
+        Action::Event { name, data } if name != "webhook_answer" => Some((name.as_str(), data)),
+        _ => None,
+    })
+}
+
+fn check(e: &Expect, s: &Session, actions: &[Action], record: &Record) -> Vec<String> {
     let mut out = Vec::new();
     let said = said(actions);
     for want in &e.says {
@@ -319,6 +433,14 @@ fn check(e: &Expect, s: &Session, actions: &[Action]) -> Vec<String> {
             out.push(format!("expected intent `{intent}`, got `{got}`"));
         }
     }
+    if let Some(language) = &e.language {
+        if s.language() != language {
+            out.push(format!(
+                "expected language `{language}`, got `{}`",
+                s.language()
+            ));
+        }
+    }
     for (name, want) in &e.slots {
         let got = s.slot(name);
         if got.map(as_text) != Some(as_text(want)) {
@@ -337,34 +459,41 @@ fn check(e: &Expect, s: &Session, actions: &[Action]) -> Vec<String> {
             ));
         }
     }
-    if let Some((queue, has)) = &e.enqueue {
-        let found = actions.iter().find_map(|a| match a {
-            Action::Enqueue { queue, context, .. } => Some((queue, context)),
-            _ => None,
-        });
-        match found {
-            None => out.push("expected an enqueue, got none".to_owned()),
-            Some((q, ctx)) => {
-                if queue.as_ref().is_some_and(|want| want != q) {
-                    out.push(format!(
-                        "expected enqueue to `{}`, got `{q}`",
-                        queue.as_deref().unwrap_or("")
-                    ));
-                }
-                let ctx_json = serde_json::to_value(ctx).unwrap_or(Value::Null);
-                for field in has {
-                    let present = match ctx_json.get(field.as_str()) {
-                        Some(v) => crate::expr::truthy(v),
-                        None => ctx.slots.contains_key(field),
-                    };
-                    if !present {
-                        out.push(format!(
-                            "expected the handoff to hold `{field}` (a non-empty field or a slot)"
-                        ));
-                    }
-                }
-            }
+    for name in &e.events {
+        if !events(actions).any(|(n, _)| n == name) {
+            let seen: Vec<&str> = events(actions).map(|(n, _)| n).collect();
+            out.push(format!(
+                "expected the event `{name}`, got [{}]",
+                seen.join(", ")
+            ));
         }
+    }
+    if let Some(reason) = &e.escalation {
+        let got: Vec<&str> = events(actions)
+            .filter(|(n, _)| *n == "escalation")
+            .map(|(_, d)| d.get("reason").and_then(Value::as_str).unwrap_or(""))
+            .collect();
+        if !got.contains(&reason.as_str()) {
+            out.push(match got.first() {
+                Some(other) => format!("expected an escalation for `{reason}`, got `{other}`"),
+                None => format!("expected an escalation for `{reason}`, got none"),
+            });
+        }
+    }
+    if let Some(url) = &e.webhook {
+        let called: Vec<&str> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Webhook { url, .. } => Some(url.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !called.contains(&url.as_str()) {
+            out.push(format!("expected a webhook to {url}, got {called:?}"));
+        }
+    }
+    if let Some(want) = &e.enqueue {
+        check_enqueue(want, actions, &mut out);
     }
     if let Some(want) = e.hangup {
         let got = actions.iter().any(|a| matches!(a, Action::Hangup));
@@ -394,7 +523,44 @@ fn check(e: &Expect, s: &Session, actions: &[Action]) -> Vec<String> {
             out.push(format!("expected voicemail to `{want}`, got {got:?}"));
         }
     }
+    for needle in &e.transcript_not_contains {
+        if let Some(place) = record.find(s, needle) {
+            out.push(format!("{needle:?} is written down in {place}"));
+        }
+    }
     out
+}
+
+fn check_enqueue(want: &ExpectEnqueue, actions: &[Action], out: &mut Vec<String>) {
+    let found = actions.iter().find_map(|a| match a {
+        Action::Enqueue { queue, context, .. } => Some((queue, context)),
+        _ => None,
+    });
+    let Some((q, ctx)) = found else {
+        out.push("expected an enqueue, got none".to_owned());
+        return;
+    };
+    if let Some(queue) = want.queue.as_ref().filter(|w| *w != q) {
+        out.push(format!("expected enqueue to `{queue}`, got `{q}`"));
+    }
+    if let Some(reason) = want.reason.as_ref().filter(|r| **r != ctx.reason) {
+        out.push(format!(
+            "expected the handoff reason `{reason}`, got `{}`",
+            ctx.reason
+        ));
+    }
+    let ctx_json = serde_json::to_value(ctx).unwrap_or(Value::Null);
+    for field in &want.context_has {
+        let present = match ctx_json.get(field.as_str()) {
+            Some(v) => crate::expr::truthy(v),
+            None => ctx.slots.contains_key(field),
+        };
+        if !present {
+            out.push(format!(
+                "expected the handoff to hold `{field}` (a non-empty field or a slot)"
+            ));
+        }
+    }
 }
 
 // ---- parsing ----
@@ -531,11 +697,26 @@ impl Parser {
         }
     }
 
+    fn vars(&mut self, y: &Y, into: &mut Map<String, Value>) {
+        match &y.kind {
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    into.insert(k.name.clone(), to_json(v));
+                }
+            }
+            _ => self.error(
+                y,
+                format!("`vars` must be a mapping, not {}", y.describe()),
+                "write `vars: { name: Maria, window: \"9 to 11 AM\" }`",
+            ),
+        }
+    }
+
     fn file(&mut self, root: &Y) -> Option<TestFile> {
         let entries = self.map(
             root,
             "the tests file",
-            &["plan", "now", "webhooks", "tests"],
+            &["plan", "now", "caller", "vars", "webhooks", "tests"],
         )?;
         let get = |k: &str| {
             entries
@@ -557,16 +738,30 @@ impl Parser {
         let now = get("now")
             .and_then(|y| self.time(y))
             .unwrap_or_else(default_now);
+        let caller = get("caller")
+            .and_then(|y| self.string(y, "`caller`"))
+            .unwrap_or_else(|| DEFAULT_CALLER.to_owned());
+        let mut vars = Map::new();
+        if let Some(y) = get("vars") {
+            self.vars(y, &mut vars);
+        }
         let mut webhooks = Webhooks::new();
         if let Some(y) = get("webhooks") {
             self.webhooks(y, &mut webhooks);
         }
-        let mut tests = Vec::new();
+        let mut file = TestFile {
+            plan: PathBuf::new(),
+            now,
+            caller,
+            vars,
+            webhooks,
+            tests: Vec::new(),
+        };
         match get("tests").map(|y| (y, &y.kind)) {
             Some((_, Kind::Seq(items))) => {
                 for item in items {
-                    if let Some(t) = self.test(item, now, &webhooks) {
-                        tests.push(t);
+                    if let Some(t) = self.test(item, &file) {
+                        file.tests.push(t);
                     }
                 }
             }
@@ -577,26 +772,26 @@ impl Parser {
                 "add `tests:` with `- name: ...` items",
             ),
         }
-        Some(TestFile {
-            plan: plan?,
-            now,
-            webhooks,
-            tests,
-        })
+        file.plan = plan?;
+        Some(file)
     }
 
-    fn test(&mut self, y: &Y, now: DateTime<Utc>, webhooks: &Webhooks) -> Option<TestCase> {
+    fn test(&mut self, y: &Y, file: &TestFile) -> Option<TestCase> {
         let entries = self.map(
             y,
             "a test",
-            &["name", "caller", "language", "now", "webhooks", "steps"],
+            &[
+                "name", "caller", "called", "language", "vars", "now", "webhooks", "steps",
+            ],
         )?;
         let mut t = TestCase {
             name: String::new(),
-            caller: DEFAULT_CALLER.to_owned(),
+            caller: file.caller.clone(),
+            called: String::new(),
             language: None,
-            now,
-            webhooks: webhooks.clone(),
+            vars: file.vars.clone(),
+            now: file.now,
+            webhooks: file.webhooks.clone(),
             steps: Vec::new(),
             span: y.span.clone(),
         };
@@ -604,8 +799,10 @@ impl Parser {
             match k.name.as_str() {
                 "name" => t.name = self.string(v, "`name`").unwrap_or_default(),
                 "caller" => t.caller = self.string(v, "`caller`").unwrap_or_default(),
+                "called" => t.called = self.string(v, "`called`").unwrap_or_default(),
                 "language" => t.language = self.string(v, "`language`"),
-                "now" => t.now = self.time(v).unwrap_or(now),
+                "vars" => self.vars(v, &mut t.vars),
+                "now" => t.now = self.time(v).unwrap_or(file.now),
                 "webhooks" => self.webhooks(v, &mut t.webhooks),
                 "steps" => match &v.kind {
                     Kind::Seq(items) => {
@@ -623,26 +820,76 @@ impl Parser {
     }
 
     fn step(&mut self, y: &Y) -> Option<Step> {
-        let entries = self.map(y, "a step", &["caller", "silence", "sentiment", "expect"])?;
+        let entries = self.map(
+            y,
+            "a step",
+            &[
+                "caller",
+                "press",
+                "silence",
+                "sentiment",
+                "hangup",
+                "expect",
+            ],
+        )?;
         let mut step = Step::default();
+        let mut input_key: Option<&str> = None;
         for (k, v) in entries {
-            match k.name.as_str() {
+            let name = k.name.as_str();
+            if matches!(
+                name,
+                "caller" | "press" | "silence" | "sentiment" | "hangup"
+            ) {
+                if let Some(first) = input_key {
+                    self.diags.push(
+                        Diagnostic::error(
+                            &k.span,
+                            format!(
+                                "a step has one input, but this one has `{first}` and `{name}`"
+                            ),
+                        )
+                        .hint("split it into two steps"),
+                    );
+                }
+                input_key = Some(name);
+            }
+            match name {
                 "caller" => {
-                    step.input = Some(match &v.kind {
-                        Kind::Null => Input::NoInput,
+                    step.inputs = match &v.kind {
+                        Kind::Null => vec![Input::NoInput],
                         _ => {
                             let text = self.string(v, "`caller`").unwrap_or_default();
-                            Input::Speech {
-                                text,
-                                confidence: 1.0,
+                            match text.strip_prefix('#').filter(|k| !k.is_empty()) {
+                                Some(keys) => self.keys(v, keys),
+                                None => vec![Input::Speech {
+                                    text,
+                                    confidence: 1.0,
+                                }],
                             }
                         }
-                    });
+                    };
                 }
-                "silence" => step.input = Some(Input::NoInput),
+                "press" => {
+                    let keys = self.string(v, "`press`").unwrap_or_default();
+                    step.inputs = self.keys(v, &keys);
+                }
+                "silence" | "hangup" => match &v.kind {
+                    Kind::Bool(true) => {
+                        step.inputs = vec![if name == "silence" {
+                            Input::NoInput
+                        } else {
+                            Input::Hangup
+                        }]
+                    }
+                    _ => self.error(
+                        v,
+                        format!("`{name}` takes `true`"),
+                        "write `silence: true` (or leave the step out)",
+                    ),
+                },
                 "sentiment" => match &v.kind {
-                    Kind::Int(i) => step.input = Some(Input::Sentiment(*i as f32)),
-                    Kind::Float(f) => step.input = Some(Input::Sentiment(*f as f32)),
+                    Kind::Int(i) => step.inputs = vec![Input::Sentiment(*i as f32)],
+                    Kind::Float(f) => step.inputs = vec![Input::Sentiment(*f as f32)],
                     _ => self.error(
                         v,
                         "`sentiment` must be a number",
@@ -653,14 +900,52 @@ impl Parser {
                 _ => {}
             }
         }
-        step.label = match &step.input {
-            None => "start".to_owned(),
-            Some(Input::Speech { text, .. }) => format!("caller: {text:?}"),
-            Some(Input::NoInput) => "silence".to_owned(),
-            Some(Input::Sentiment(s)) => format!("sentiment: {s}"),
-            Some(other) => format!("{other:?}"),
+        step.label = match (input_key, step.inputs.first()) {
+            (None, _) => "start".to_owned(),
+            (Some("press"), _) | (_, Some(Input::Digit(_))) => {
+                let keys: String = step
+                    .inputs
+                    .iter()
+                    .filter_map(|i| match i {
+                        Input::Digit(d) => Some(*d),
+                        _ => None,
+                    })
+                    .collect();
+                format!("keys {keys}")
+            }
+            (_, Some(Input::Speech { text, .. })) => format!("caller: {text:?}"),
+            (_, Some(Input::NoInput)) => "silence".to_owned(),
+            (_, Some(Input::Sentiment(s))) => format!("sentiment: {s}"),
+            (_, Some(Input::Hangup)) => "caller hangs up".to_owned(),
+            (Some(k), _) => k.to_owned(),
         };
         Some(step)
+    }
+
+    /// Keys to press: `0-9 * # A-D`, spaces ignored.
+    fn keys(&mut self, y: &Y, keys: &str) -> Vec<Input> {
+        let keys: Vec<char> = keys.chars().filter(|c| !c.is_whitespace()).collect();
+        if keys.is_empty() {
+            self.error(
+                y,
+                "no keys to press",
+                "write the keys, like `press: \"123#\"`",
+            );
+        }
+        match keys
+            .iter()
+            .find(|c| !matches!(c, '0'..='9' | '*' | '#' | 'A'..='D'))
+        {
+            Some(bad) => {
+                self.error(
+                    y,
+                    format!("`{bad}` is not a key"),
+                    "keys are 0-9, *, # and A-D",
+                );
+                Vec::new()
+            }
+            None => keys.into_iter().map(Input::Digit).collect(),
+        }
     }
 
     fn expect(&mut self, y: &Y) -> Option<Expect> {
@@ -669,12 +954,17 @@ impl Parser {
             "not_says",
             "node",
             "intent",
+            "language",
             "slots",
             "vars",
+            "events",
+            "escalation",
+            "webhook",
             "enqueue",
             "hangup",
             "transfer",
             "voicemail",
+            "transcript_not_contains",
         ];
         let entries = self.map(y, "`expect`", &allowed)?;
         let mut e = Expect::default();
@@ -684,6 +974,13 @@ impl Parser {
                 "not_says" => e.not_says = self.strings(v, "`not_says`"),
                 "node" => e.node = self.string(v, "`node`"),
                 "intent" => e.intent = self.string(v, "`intent`"),
+                "language" => e.language = self.string(v, "`language`"),
+                "events" => e.events = self.strings(v, "`events`"),
+                "escalation" => e.escalation = self.string(v, "`escalation`"),
+                "webhook" => e.webhook = self.string(v, "`webhook`"),
+                "transcript_not_contains" => {
+                    e.transcript_not_contains = self.strings(v, "`transcript_not_contains`")
+                }
                 "slots" | "vars" => {
                     let pairs: Vec<(String, Value)> = match &v.kind {
                         Kind::Map(m) => m
@@ -707,23 +1004,28 @@ impl Parser {
                 }
                 "enqueue" => {
                     e.enqueue = match &v.kind {
-                        Kind::Bool(true) => Some((None, Vec::new())),
+                        Kind::Bool(true) => Some(ExpectEnqueue::default()),
                         Kind::Map(_) => {
                             let m = self
-                                .map(v, "`enqueue`", &["queue", "context_has"])
+                                .map(v, "`enqueue`", &["queue", "reason", "context_has"])
                                 .unwrap_or(&[]);
-                            let mut queue = None;
-                            let mut has = Vec::new();
+                            let mut want = ExpectEnqueue::default();
                             for (k, v) in m {
                                 match k.name.as_str() {
-                                    "queue" => queue = self.string(v, "`queue`"),
-                                    "context_has" => has = self.strings(v, "`context_has`"),
+                                    "queue" => want.queue = self.string(v, "`queue`"),
+                                    "reason" => want.reason = self.string(v, "`reason`"),
+                                    "context_has" => {
+                                        want.context_has = self.strings(v, "`context_has`")
+                                    }
                                     _ => {}
                                 }
                             }
-                            Some((queue, has))
+                            Some(want)
                         }
-                        _ => self.string(v, "`enqueue`").map(|q| (Some(q), Vec::new())),
+                        _ => self.string(v, "`enqueue`").map(|q| ExpectEnqueue {
+                            queue: Some(q),
+                            ..ExpectEnqueue::default()
+                        }),
                     }
                 }
                 "hangup" => match &v.kind {

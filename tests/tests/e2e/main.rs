@@ -15,7 +15,11 @@
 //! * `dialogs` — CANCEL, hold/unhold, OPTIONS, hang-ups by either side, the demo timeout.
 //! * `errors` — 400, 403, 405, 481, 488.
 //! * `shutdown` — SIGTERM drains; a second SIGTERM hangs up everything.
-//! * `plans` — the example bank plan over SIP: keys, webhook, escalation.
+//! * `plans` — the example bank plan over SIP: keys, webhook, escalation; the helpers of the
+//!   dial-plan modules.
+//! * `plan_examples` — the example clinic and delivery-notice plans driven by keys.
+//! * `plan_webhooks` — a webhook answering 500, invalid JSON or nothing during a call.
+//! * `plan_reload` — plans changed, broken and reloaded (file watcher, SIGHUP) under live calls.
 //! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
@@ -24,6 +28,9 @@ mod calls;
 mod dialogs;
 mod dtmf;
 mod errors;
+mod plan_examples;
+mod plan_reload;
+mod plan_webhooks;
 mod plans;
 mod register;
 mod robustness;

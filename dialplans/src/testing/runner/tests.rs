@@ -213,3 +213,184 @@ fn chat_empty_line_is_silence_and_quit_hangs_up() {
     assert_eq!(lines.last().unwrap(), "  [caller hung up]");
     assert!(chat.is_finished());
 }
+
+/// A plan that greets the callee by name from `vars`, and asks for a PIN it may or may not
+/// keep sensitive.
+fn greeting_plan(sensitive: bool) -> String {
+    format!(
+        r#"
+version: 1
+name: notice
+language: en-US
+settings: {{ escalate_to: agent }}
+intents:
+  ok: {{ examples: ["yes"], dtmf: "1" }}
+start: hello
+nodes:
+  hello:
+    say: "Hello {{{{ vars.name | default(\"there\") }}}}, your parcel comes {{{{ vars.window | default(\"today\") }}}}."
+    listen: {{ intents: [ok] }}
+    on: {{ ok: pin }}
+  pin:
+    collect: {{ slot: pin, type: digits, length: 6, sensitive: {sensitive}, prompt: "Your PIN?" }}
+    next: check
+  check:
+    webhook: {{ url: "http://127.0.0.1:9/check", on_error: agent }}
+    say: "Thank you."
+    next: bye
+  bye:
+    hangup: true
+  agent:
+    enqueue: {{ queue: couriers, context: [pin] }}
+"#
+    )
+}
+
+fn run_text(plan: &str, tests: &str) -> TestReport {
+    let p = MemoryProvider::new()
+        .with("p/plan.yaml", plan)
+        .with("p/plan.tests.yaml", tests);
+    run_file(Path::new("p/plan.tests.yaml"), &p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn tests_start_calls_with_the_files_and_their_own_variables() {
+    let tests = r##"
+plan: plan.yaml
+vars: { window: "tomorrow" }
+tests:
+  - name: with a name
+    vars: { name: Maria }
+    steps:
+      - expect: { says: "Hello Maria, your parcel comes tomorrow.", vars: { name: Maria } }
+  - name: the test's value wins
+    vars: { window: "on Friday" }
+    steps:
+      - expect: { says: "Hello there, your parcel comes on Friday." }
+"##;
+    let report = run_text(&greeting_plan(true), tests);
+    assert!(report.all_passed(), "{report}");
+    let failing = tests.replace("Hello Maria", "Hello Ana");
+    let report = run_text(&greeting_plan(true), &failing);
+    assert_eq!(report.summary(), "1 passed, 1 failed", "{report}");
+}
+
+#[test]
+fn transcript_not_contains_passes_when_a_sensitive_value_is_masked_everywhere() {
+    let tests = r##"
+plan: plan.yaml
+tests:
+  - name: the pin stays masked
+    steps:
+      - press: "1"
+      - press: "482913"
+        expect:
+          slots: { pin: "482913" }
+          webhook: "http://127.0.0.1:9/check"
+          events: [slot, webhook_error]
+          enqueue: { queue: couriers, reason: plan, context_has: [pin] }
+          transcript_not_contains: ["482913", "48291"]
+"##;
+    let report = run_text(&greeting_plan(true), tests);
+    assert!(report.all_passed(), "{report}");
+}
+
+#[test]
+fn transcript_not_contains_names_where_a_leaked_value_is_written() {
+    let tests = r##"
+plan: plan.yaml
+tests:
+  - name: the pin leaks
+    steps:
+      - press: "1"
+      - press: "482913"
+        expect: { transcript_not_contains: "482913" }
+"##;
+    let report = run_text(&greeting_plan(false), tests);
+    let text = report.to_string();
+    assert_eq!(report.summary(), "0 passed, 1 failed", "{text}");
+    assert!(
+        text.contains("\"482913\" is written down in"),
+        "the failure should say where the value is written: {text}"
+    );
+}
+
+#[test]
+fn expectations_on_escalation_reason_events_and_language() {
+    let tests = r##"
+plan: plan.yaml
+tests:
+  - name: three wrong keys escalate for retries
+    language: en-US
+    steps:
+      - press: "9"
+        expect: { events: [no_match], language: en-US }
+      - press: "9"
+      - press: "9"
+        expect:
+          escalation: retries
+          enqueue: { queue: couriers, reason: retries, context_has: [transcript, path] }
+  - name: wrong reason is reported
+    steps:
+      - press: "999"
+        expect: { escalation: asked }
+  - name: a missing event is reported with those seen
+    steps:
+      - press: "1"
+        expect: { events: [webhook] }
+"##;
+    let report = run_text(&greeting_plan(true), tests);
+    let text = report.to_string();
+    assert_eq!(report.summary(), "1 passed, 2 failed", "{text}");
+    assert!(
+        text.contains("expected an escalation for `asked`, got `retries`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected the event `webhook`, got [intent, node"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_caller_hanging_up_ends_the_call_and_later_steps_fail() {
+    let tests = r##"
+plan: plan.yaml
+tests:
+  - name: hang up at the greeting
+    steps:
+      - hangup: true
+        expect: { events: [caller_hangup] }
+      - press: "1"
+"##;
+    let report = run_text(&greeting_plan(true), tests);
+    let text = report.to_string();
+    assert!(
+        text.contains("step 2 (keys 1): the call had already ended"),
+        "{text}"
+    );
+}
+
+#[test]
+fn steps_with_two_inputs_or_bad_keys_are_positioned_errors() {
+    let tests = r##"
+plan: plan.yaml
+tests:
+  - name: two inputs
+    steps:
+      - press: "1"
+        caller: "yes"
+      - press: "1x"
+"##;
+    let p = MemoryProvider::new()
+        .with("p/plan.yaml", greeting_plan(true))
+        .with("p/plan.tests.yaml", tests);
+    let err = run_file(Path::new("p/plan.tests.yaml"), &p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("p/plan.tests.yaml:7:9: error: a step has one input, but this one has `press` and `caller`"),
+        "{err}"
+    );
+    assert!(err.contains("`x` is not a key"), "{err}");
+}
