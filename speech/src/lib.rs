@@ -15,5 +15,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod asr;
 pub mod espeak;
+pub mod pocketsphinx;
 pub mod tts;
