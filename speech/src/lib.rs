@@ -21,7 +21,9 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod asr;
 pub mod espeak;
+pub mod pocketsphinx;
 pub mod sentiment;
 pub mod tts;
 pub mod vad;
