@@ -72,6 +72,8 @@ pub enum CallEvent {
     WebhookDone(Result<serde_json::Value, String>),
     /// The answer to our REFER (`None`: no answer).
     Transferred(Option<u16>),
+    /// The recogniser finished an utterance.
+    Recognized(Box<crate::flow::Recognized>),
 }
 
 /// What a call asks of the SIP task.
@@ -228,6 +230,11 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                             f.webhook_done(result, &mut call.playout, &events);
                         }
                     }
+                    Some(CallEvent::Recognized(r)) => {
+                        if let Some(f) = &mut flow {
+                            f.recognized(*r, &mut call.playout, &events);
+                        }
+                    }
                     Some(CallEvent::Transferred(status)) => {
                         events.emit(&call_id, "transfer_result", json!({"status": status}));
                         cause = Some(("engine", if status.is_some_and(|s| (200..300).contains(&s)) { "transfer" } else { "transfer_failed" }));
@@ -267,8 +274,13 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                 last_tick = tick.seq;
                 for i in 0..todo {
                     let at = tick.at - FRAME * u32::try_from(todo - 1 - i).unwrap_or(0);
-                    if let Some(ev) = call.on_tick(Tick { seq: tick.seq, at }, &rtp_sock) {
+                    let hear = flow.as_ref().is_some_and(Flow::wants_audio);
+                    if let Some(ev) = call.on_tick(Tick { seq: tick.seq, at }, &rtp_sock, hear) {
                         digits.push(ev);
+                    }
+                    if let (Some(f), true) = (&mut flow, hear) {
+                        let caller = if call.caller_fresh { call.last_frame } else { Frame8k::silence() };
+                        f.hear(&caller, call.engine_pcm.as_ref(), &mut call.playout, &events);
                     }
                     if let Some(f) = &mut flow {
                         match f.tick(&mut call.playout, &events) {
@@ -316,7 +328,7 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
             }
         }
         for ev in digits.drain(..) {
-            let d = call.digit(ev);
+            let d = call.digit(ev, flow.as_ref().is_some_and(Flow::sensitive_input));
             if voicemail.is_some() {
                 if d == '#' {
                     cause = Some(("engine", "voicemail"));
@@ -412,6 +424,10 @@ struct Call<'a> {
     rfc4733: Rfc4733Receiver,
     inband: Option<InbandDetector>,
     last_frame: Frame8k,
+    /// `last_frame` is this tick's caller audio (not an old frame).
+    caller_fresh: bool,
+    /// What the engine sent this tick, decoded (only when someone needs it).
+    engine_pcm: Option<Frame8k>,
     playout: PlayQueue,
     /// Caller audio being kept (voicemail).
     capture: Option<Vec<i16>>,
@@ -464,6 +480,8 @@ impl<'a> Call<'a> {
             rfc4733: Rfc4733Receiver::new(),
             inband: media.telephone_event_pt.is_none().then(InbandDetector::new),
             last_frame: Frame8k::silence(),
+            caller_fresh: false,
+            engine_pcm: None,
             playout: PlayQueue::default(),
             capture: None,
             recorder,
@@ -474,8 +492,9 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Logs one digit and cuts interruptible prompts; returns the key.
-    fn digit(&mut self, ev: DigitEvent) -> char {
+    /// Logs one digit (without the key while the plan collects a sensitive answer) and cuts
+    /// interruptible prompts; returns the key.
+    fn digit(&mut self, ev: DigitEvent, sensitive: bool) -> char {
         let method = match ev.method {
             DtmfMethod::Rfc4733 => "rfc4733",
             DtmfMethod::Inband => "inband",
@@ -485,7 +504,11 @@ impl<'a> Call<'a> {
         self.events.emit(
             self.call_id,
             "digit",
-            json!({"digit": ev.digit.to_string(), "method": method}),
+            json!({
+                "digit": (!sensitive).then(|| ev.digit.to_string()),
+                "method": method,
+                "masked": sensitive,
+            }),
         );
         // A key press interrupts the prompt (barge-in) and ends a repetition.
         self.playout.barge_in();
@@ -557,11 +580,14 @@ impl<'a> Call<'a> {
         None
     }
 
-    fn on_tick(&mut self, tick: Tick, sock: &UdpSocket) -> Option<DigitEvent> {
+    /// One media tick; `hear` asks for the caller's and the engine's audio decoded (speech
+    /// recognition is listening).
+    fn on_tick(&mut self, tick: Tick, sock: &UdpSocket, hear: bool) -> Option<DigitEvent> {
         let now = tick.at;
         let mut digit = self.rfc4733.handle_timeout(now);
         // Caller side: one frame out of the jitter buffer.
-        let needs_pcm = self.inband.is_some() || self.recorder.is_some() || self.capture.is_some();
+        let needs_pcm =
+            hear || self.inband.is_some() || self.recorder.is_some() || self.capture.is_some();
         let caller = match self.jitter.pop(now) {
             Playout::Packet { payload, .. } => {
                 if needs_pcm && payload.len() == 160 {
@@ -578,6 +604,7 @@ impl<'a> Call<'a> {
             }
             Playout::Empty => None,
         };
+        self.caller_fresh = caller.is_some();
         if caller.is_some() {
             if let Some(c) = &mut self.capture {
                 c.extend_from_slice(self.last_frame.samples());
@@ -609,14 +636,17 @@ impl<'a> Call<'a> {
             }
             None => self.sender.skip(160),
         }
-        if let Some(rec) = &mut self.recorder {
-            let engine_pcm = engine_frame.map(|p| {
+        self.engine_pcm = match engine_frame {
+            Some(p) if hear || self.recorder.is_some() => {
                 let mut f = Frame8k::silence();
                 g711::decode(self.codec, p, f.samples_mut());
-                f
-            });
+                Some(f)
+            }
+            _ => None,
+        };
+        if let Some(rec) = &mut self.recorder {
             let caller_pcm = caller.map(|()| &self.last_frame);
-            if let Err(e) = rec.tick(caller_pcm, engine_pcm.as_ref()) {
+            if let Err(e) = rec.tick(caller_pcm, self.engine_pcm.as_ref()) {
                 warn!(error = %e, "recording stopped");
                 self.recorder = None;
             }

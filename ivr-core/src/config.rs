@@ -256,8 +256,6 @@ pub struct SpeechConfig {
     /// Longest utterance; recognition is finalised at this length.
     #[serde(with = "humantime")]
     pub max_utterance: Duration,
-    /// Sentiment at or below this (-1..1) in a turn is reported to the dial plan as negative.
-    pub negative_sentiment: f32,
 }
 
 impl Default for SpeechConfig {
@@ -271,7 +269,6 @@ impl Default for SpeechConfig {
             end_silence: Duration::from_millis(500),
             min_speech: Duration::from_millis(200),
             max_utterance: Duration::from_secs(15),
-            negative_sentiment: -0.5,
         }
     }
 }
@@ -585,9 +582,6 @@ impl Config {
                 "speech.end_silence must be at least 100ms and speech.min_speech at least 20ms"
                     .into(),
             );
-        }
-        if !(-1.0..=1.0).contains(&sp.negative_sentiment) {
-            p.push("speech.negative_sentiment must be between -1 and 1".into());
         }
         p
     }

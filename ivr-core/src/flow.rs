@@ -20,8 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use ivr_dialplans::interpreter::{Action, CallInfo, Input, Session};
+use ivr_dialplans::interpreter::{Action, CallInfo, Input, InputMode, Session};
 use ivr_media::audio::wav::EncodedPrompt;
+use ivr_media::audio::Frame8k;
+use ivr_speech::asr::{AsrError, AsrPool, Transcript};
+use ivr_speech::sentiment::Prosody;
 use ivr_speech::tts::{CachedSynthesizer, EspeakSynthesizer, SpeakRequest};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -29,7 +32,9 @@ use tracing::{debug, warn};
 
 use crate::call::CallEvent;
 use crate::clock::FRAME;
+use crate::config::SpeechConfig;
 use crate::events::EventLog;
+use crate::hearing::{self, Heard, Hearing};
 use crate::plans::LoadedPlan;
 use crate::playout::Playout;
 use crate::webhook::{self, WebhookClient, WebhookRequest};
@@ -73,6 +78,27 @@ pub struct FlowServices {
     pub webhooks: WebhookClient,
     /// Hold audio for queued callers.
     pub hold: Option<Arc<EncodedPrompt>>,
+    /// Speech recognition (`None`: callers use the keypad).
+    pub asr: Option<AsrPool>,
+    /// Voice activity and barge-in settings.
+    pub speech: Arc<SpeechConfig>,
+}
+
+/// A finished utterance, as the call task hands it back to the flow.
+#[derive(Debug)]
+pub struct Recognized {
+    /// The recogniser's answer.
+    pub result: Result<Transcript, AsrError>,
+    /// How it was said.
+    pub prosody: Prosody,
+    /// The answer is a sensitive slot.
+    pub sensitive: bool,
+    /// The call's language.
+    pub language: String,
+    /// Length of the utterance.
+    pub spoken: Duration,
+    /// When the caller stopped speaking (the endpointer's decision).
+    pub ended_at: std::time::Instant,
 }
 
 /// One call's conversation.
@@ -85,6 +111,11 @@ pub struct Flow {
     /// Ticks left before no-input, counting only while nothing plays.
     listen: Option<u64>,
     ending: Option<Ending>,
+    hearing: Hearing,
+    /// The keypad fallback was announced (once per call).
+    fallback_said: bool,
+    /// The plan waits for a sensitive answer: keys are not logged.
+    sensitive_input: bool,
 }
 
 impl Flow {
@@ -105,6 +136,7 @@ impl Flow {
             ..CallInfo::default()
         };
         let session = Session::new(plan.compiled.clone(), info);
+        let hearing = Hearing::new(services.asr.clone(), &services.speech);
         Flow {
             session,
             plan,
@@ -113,6 +145,9 @@ impl Flow {
             call_id: call_id.into(),
             listen: None,
             ending: None,
+            hearing,
+            fallback_said: false,
+            sensitive_input: false,
         }
     }
 
@@ -136,15 +171,119 @@ impl Flow {
         self.input(Input::Digit(digit), playout, events);
     }
 
-    /// Speech the recognizer finalised.
-    pub fn speech(
+    /// Whether the plan is waiting for a sensitive answer (keys pressed now must not be logged).
+    pub fn sensitive_input(&self) -> bool {
+        self.sensitive_input && !self.session.is_finished()
+    }
+
+    /// Whether the caller's audio is wanted (decoded every frame and handed to [`Flow::hear`]).
+    pub fn wants_audio(&self) -> bool {
+        self.hearing.is_listening()
+    }
+
+    /// One 20 ms frame of the caller (silence when none arrived) and what the engine sent at the
+    /// same time: voice activity, barge-in and recognition.
+    pub fn hear(
         &mut self,
-        text: String,
-        confidence: f32,
+        caller: &Frame8k,
+        engine: Option<&Frame8k>,
         playout: &mut Playout,
         events: &EventLog,
     ) {
-        self.input(Input::Speech { text, confidence }, playout, events);
+        match self.hearing.frame(caller, engine, playout.state()) {
+            Heard::Nothing => {}
+            Heard::Started => debug!("caller speaking"),
+            Heard::BargeIn => {
+                playout.barge_in();
+                events.emit(&self.call_id, "barge_in", json!({"by": "speech"}));
+            }
+            Heard::Ended(u) => {
+                let hearing::Utterance {
+                    stream,
+                    prosody,
+                    sensitive,
+                    language,
+                    spoken,
+                } = *u;
+                let tx = self.tx.clone();
+                let ended_at = std::time::Instant::now();
+                tokio::spawn(async move {
+                    let result = stream.finish().await;
+                    let _ = tx.send(CallEvent::Recognized(Box::new(Recognized {
+                        result,
+                        prosody,
+                        sensitive,
+                        language,
+                        spoken,
+                        ended_at,
+                    })));
+                });
+            }
+            Heard::Unavailable(e) => self.keypad_fallback(&e, playout, events),
+        }
+    }
+
+    /// The recogniser answered an utterance.
+    pub fn recognized(&mut self, r: Recognized, playout: &mut Playout, events: &EventLog) {
+        self.hearing.finished();
+        let t = match r.result {
+            Ok(t) => t,
+            Err(e) => {
+                self.keypad_fallback(&e, playout, events);
+                return;
+            }
+        };
+        let score = ivr_speech::sentiment::score(&t.text, &r.language, Some(&r.prosody)).score;
+        let shown = if r.sensitive {
+            "[sensitive]"
+        } else {
+            t.text.as_str()
+        };
+        debug!(text = %shown, confidence = t.confidence, "recognized");
+        events.emit(
+            &self.call_id,
+            "recognized",
+            json!({
+                "text": shown,
+                "confidence": (t.confidence * 1000.0).round() / 1000.0,
+                "sentiment": (score * 1000.0).round() / 1000.0,
+                "spoken_ms": r.spoken.as_millis() as u64,
+                "asr_ms": t.latency.as_millis() as u64,
+                "wait_ms": r.ended_at.elapsed().as_millis() as u64,
+            }),
+        );
+        if !r.sensitive {
+            self.input(Input::Sentiment(score), playout, events);
+        }
+        self.input(
+            Input::Speech {
+                text: t.text,
+                confidence: t.confidence,
+            },
+            playout,
+            events,
+        );
+    }
+
+    /// Recognition is not available for this turn: say so once and carry on by keypad.
+    fn keypad_fallback(&mut self, e: &AsrError, playout: &mut Playout, events: &EventLog) {
+        warn!(error = %e, "speech recognition unavailable; the caller is asked for keys");
+        events.emit(
+            &self.call_id,
+            "asr_unavailable",
+            json!({"error": e.to_string()}),
+        );
+        if self.fallback_said {
+            return;
+        }
+        self.fallback_said = true;
+        let language = self.session.language().to_string();
+        let text = if language.to_ascii_lowercase().starts_with("zh") {
+            "请使用电话按键。"
+        } else {
+            "Please use your telephone keypad."
+        };
+        self.speak(text.into(), language, None, None, true, playout);
     }
 
     /// A webhook answered.
@@ -164,10 +303,10 @@ impl Flow {
         self.apply(actions, &mut scratch, events);
     }
 
-    /// One media tick: counts the no-input timer while nothing plays; reports the ending once
-    /// the prompts are done.
+    /// One media tick: counts the no-input timer while nothing plays and the caller is not
+    /// speaking; reports the ending once the prompts are done.
     pub fn tick(&mut self, playout: &mut Playout, events: &EventLog) -> Next {
-        if !playout.is_idle() {
+        if !playout.is_idle() || self.hearing.is_busy() {
             return Next::Continue;
         }
         if let Some(left) = &mut self.listen {
@@ -194,7 +333,10 @@ impl Flow {
         if self.session.is_finished() {
             return;
         }
-        self.listen = None;
+        if !matches!(input, Input::Sentiment(_) | Input::WebhookResult(_)) {
+            self.listen = None;
+            self.hearing.stop();
+        }
         let actions = self.session.handle(input, Utc::now());
         self.apply(actions, playout, events);
     }
@@ -221,25 +363,7 @@ impl Flow {
                         "say",
                         json!({"text": shown, "language": language}),
                     );
-                    let token = playout.reserve(barge_in);
-                    let tts = self.services.tts.clone();
-                    let tx = self.tx.clone();
-                    tokio::spawn(async move {
-                        let req = SpeakRequest {
-                            text,
-                            language,
-                            voice,
-                            rate,
-                        };
-                        let audio = match tts.speak(&req).await {
-                            Ok(s) => Some(s.encoded.clone()),
-                            Err(e) => {
-                                warn!(error = %e, "speech synthesis failed; sentence skipped");
-                                None
-                            }
-                        };
-                        let _ = tx.send(CallEvent::Spoken { token, audio });
-                    });
+                    self.speak(text, language, voice, rate, barge_in, playout);
                 }
                 Action::Play {
                     file,
@@ -253,9 +377,20 @@ impl Flow {
                         json!({"file": file.display().to_string()}),
                     ),
                 },
-                Action::Listen { timeout, .. } => {
+                Action::Listen {
+                    timeout,
+                    mode,
+                    hints,
+                    slot,
+                    sensitive,
+                } => {
                     let t = (timeout.as_millis() / FRAME.as_millis()).max(1) as u64;
                     self.listen = Some(t);
+                    self.sensitive_input = sensitive;
+                    if mode != InputMode::Dtmf {
+                        let g = hearing::grammar(self.session.language(), &hints, slot.as_ref());
+                        self.hearing.listen(g, sensitive);
+                    }
                 }
                 Action::Webhook {
                     url,
@@ -310,6 +445,40 @@ impl Flow {
                 Action::Event { name, data } => events.emit(&self.call_id, &name, data),
             }
         }
+    }
+}
+
+impl Flow {
+    /// Queues synthesized speech: a place in the playout queue now, the audio when the
+    /// synthesizer answers (off the call task).
+    fn speak(
+        &mut self,
+        text: String,
+        language: String,
+        voice: Option<String>,
+        rate: Option<u32>,
+        barge_in: bool,
+        playout: &mut Playout,
+    ) {
+        let token = playout.reserve(barge_in);
+        let tts = self.services.tts.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let req = SpeakRequest {
+                text,
+                language,
+                voice,
+                rate,
+            };
+            let audio = match tts.speak(&req).await {
+                Ok(s) => Some(s.encoded.clone()),
+                Err(e) => {
+                    warn!(error = %e, "speech synthesis failed; sentence skipped");
+                    None
+                }
+            };
+            let _ = tx.send(CallEvent::Spoken { token, audio });
+        });
     }
 }
 

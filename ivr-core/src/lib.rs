@@ -8,6 +8,8 @@
 //!   admission, SDP negotiation, the call registry and graceful drain.
 //! * [`admission`] — trunk allow-lists, digest authentication, INVITE rate limits.
 //! * [`call`] — one task per call: RTP in and out, DTMF, prompt playout, recording.
+//! * [`flow`] — a dial plan running inside a call.
+//! * [`hearing`] — the caller's voice: voice activity, barge-in, recognition, sentiment.
 //! * [`clock`] — the shared 20 ms media clock.
 //! * [`ports`] — RTP port allocation.
 //! * [`events`] — the call event log (`DATA/events.jsonl`).
@@ -21,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod flow;
+pub mod hearing;
 pub mod memory;
 pub mod plans;
 pub mod playout;

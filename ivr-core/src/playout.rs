@@ -126,6 +126,21 @@ impl Playout {
         self.queue.clear();
     }
 
+    /// What the head of the queue is doing, for barge-in.
+    pub fn state(&self) -> crate::hearing::PromptState {
+        use crate::hearing::PromptState;
+        match self.queue.front() {
+            None => PromptState::Idle,
+            Some(Slot::Ready { barge_in, .. } | Slot::Pending { barge_in, .. }) => {
+                if *barge_in {
+                    PromptState::Interruptible
+                } else {
+                    PromptState::Uninterruptible
+                }
+            }
+        }
+    }
+
     /// Whether nothing is queued.
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty()

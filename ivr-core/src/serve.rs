@@ -8,12 +8,14 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::clock::MediaClock;
-use crate::config::Config;
+use crate::config::{AsrEngine, Config, SpeechConfig};
 use crate::events::EventLog;
 use crate::flow::{FlowServices, Tts};
 use crate::plans::{PlanRegistry, PlanSet};
 use crate::signalling::{accept_tcp, Control, Listeners, Signalling};
 use crate::webhook::WebhookClient;
+use ivr_speech::asr::{AsrPool, Recognizer};
+use ivr_speech::pocketsphinx::{PocketSphinx, PocketSphinxConfig};
 use ivr_speech::tts::{CachedSynthesizer, EspeakSynthesizer, SpeakRequest};
 
 /// Runs the engine. Returns after a drain (SIGTERM) completes.
@@ -70,12 +72,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(l) = tcp {
         tokio::spawn(accept_tcp(l, control_tx.clone()));
     }
+    let signals = Signals::install().context("installing signal handlers")?;
     tokio::spawn(watch_signals(
+        signals,
         control_tx,
         plans.as_ref().map(|(r, _)| r.clone()),
     ));
     if let Some((registry, _)) = &plans {
-        tokio::spawn(watch_plan_files(registry.clone()));
+        // The watcher's first look is taken now, so a change made after `ready` is seen.
+        let r = registry.clone();
+        let seen = tokio::task::spawn_blocking(move || r.fingerprint()).await?;
+        tokio::spawn(watch_plan_files(registry.clone(), seen));
     }
 
     info!(sip_udp = %udp_addr, sip_tcp = ?tcp_addr, data = %config.server.data.display(), "ready");
@@ -126,14 +133,63 @@ async fn start_plans(
     warm(&tts, &set).await;
     let webhooks =
         WebhookClient::new(&config.sip.user_agent).context("creating the webhook client")?;
+    let asr = start_asr(&config.speech).await;
     Ok((
         registry,
         FlowServices {
             tts,
             webhooks,
             hold,
+            asr,
+            speech: Arc::new(config.speech.clone()),
         },
     ))
+}
+
+/// Starts the configured speech recogniser on its worker pool. A recogniser that cannot start
+/// (a missing model, say) is logged with what to do, and callers use the keypad.
+async fn start_asr(speech: &SpeechConfig) -> Option<AsrPool> {
+    let engine: Arc<dyn Recognizer> = match speech.asr {
+        AsrEngine::None => {
+            info!("speech recognition is off (speech.asr = \"none\"): callers use the keypad");
+            return None;
+        }
+        AsrEngine::Pocketsphinx => {
+            let config = PocketSphinxConfig {
+                model_dir: speech.pocketsphinx_model.clone(),
+                ..PocketSphinxConfig::default()
+            };
+            match tokio::task::spawn_blocking(move || PocketSphinx::open(config)).await {
+                Ok(Ok(e)) => Arc::new(e),
+                Ok(Err(e)) => {
+                    warn!(error = %e, "speech recognition unavailable: callers use the keypad");
+                    return None;
+                }
+                Err(e) => {
+                    warn!(error = %e, "speech recognition failed to start");
+                    return None;
+                }
+            }
+        }
+        AsrEngine::Whisper => match whisper_engine(speech) {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %e, "speech recognition unavailable: callers use the keypad");
+                return None;
+            }
+        },
+    };
+    info!(
+        engine = engine.name(),
+        workers = speech.workers,
+        max_streams = speech.max_streams,
+        "speech recognition ready"
+    );
+    Some(AsrPool::start(engine, speech.workers, speech.max_streams))
+}
+
+fn whisper_engine(_: &SpeechConfig) -> Result<Arc<dyn Recognizer>, String> {
+    Err("this build has no Whisper support: build with `--features whisper`".into())
 }
 
 /// Renders every plan's fixed sentences into the TTS cache.
@@ -165,8 +221,10 @@ async fn warm(tts: &Arc<Tts>, set: &PlanSet) {
 }
 
 /// Reloads plans when a plan file changes (checked every 2 s).
-async fn watch_plan_files(registry: Arc<PlanRegistry>) {
-    let mut seen = registry.fingerprint();
+async fn watch_plan_files(
+    registry: Arc<PlanRegistry>,
+    mut seen: Vec<(std::path::PathBuf, Option<std::time::SystemTime>)>,
+) {
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         let r = registry.clone();
@@ -184,17 +242,38 @@ async fn watch_plan_files(registry: Arc<PlanRegistry>) {
 
 /// First SIGTERM/SIGINT drains; the second ends every call. SIGUSR1 prints counters; SIGHUP
 /// reloads the dial plans.
-async fn watch_signals(control: mpsc::UnboundedSender<Control>, plans: Option<Arc<PlanRegistry>>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined1()),
-        signal(SignalKind::hangup()),
-    ) else {
-        warn!("cannot install signal handlers; stop with SIGKILL");
-        return;
-    };
+/// The process's signal streams, installed before the engine says it is ready (a signal that
+/// arrives earlier would take its default action: SIGHUP would end the process).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+async fn watch_signals(
+    signals: Signals,
+    control: mpsc::UnboundedSender<Control>,
+    plans: Option<Arc<PlanRegistry>>,
+) {
+    let Signals {
+        mut term,
+        mut int,
+        mut usr1,
+        mut hup,
+    } = signals;
     let mut count = 0;
     loop {
         tokio::select! {

@@ -108,6 +108,53 @@ pub fn speech(text: &str, dir: &Path) -> Vec<i16> {
     s16(&run("sox", &args))
 }
 
+/// Speech from espeak-ng in `voice` (e.g. `en-us`, `en-gb`) at `wpm` words per minute, at
+/// 8 kHz, normalised to -3 dBFS peak.
+pub fn speech_in(text: &str, voice: &str, wpm: u32, dir: &Path) -> Vec<i16> {
+    let wav = dir.join(format!("speech-{voice}-{wpm}.wav"));
+    let w = wav.to_str().expect("temporary paths are UTF-8");
+    let rate = wpm.to_string();
+    run("espeak-ng", &["-v", voice, "-s", &rate, "-w", w, text]);
+    let mut args = vec![w];
+    args.extend(RAW_OUT);
+    args.extend(["-", "gain", "-n", "-3"]);
+    s16(&run("sox", &args))
+}
+
+/// `ms` milliseconds of digital silence.
+pub fn silence(ms: u32) -> Vec<i16> {
+    vec![0; (ms * 8) as usize]
+}
+
+/// `samples` with white noise added `snr_db` below their RMS (the noise is deterministic for a
+/// given `seed`).
+pub fn with_noise(samples: &[i16], snr_db: f64, seed: u64) -> Vec<i16> {
+    let voiced: Vec<f64> = samples
+        .iter()
+        .map(|&s| f64::from(s))
+        .filter(|s| s.abs() > 64.0)
+        .collect();
+    let rms = if voiced.is_empty() {
+        0.0
+    } else {
+        (voiced.iter().map(|s| s * s).sum::<f64>() / voiced.len() as f64).sqrt()
+    };
+    let noise_rms = rms / 10f64.powf(snr_db / 20.0);
+    // xorshift64*: uniform in [-1, 1) has RMS 1/sqrt(3).
+    let mut x = seed | 1;
+    let scale = noise_rms * 3f64.sqrt();
+    samples
+        .iter()
+        .map(|&s| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let r = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+            (f64::from(s) + (r * 2.0 - 1.0) * scale).clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
 /// Pearson correlation of two equally long signals (0 when either is silent).
 pub fn correlation(a: &[i16], b: &[i16]) -> f64 {
     let n = a.len().min(b.len());

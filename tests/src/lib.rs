@@ -35,10 +35,10 @@ pub mod sipp;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use engine::{Engine, EngineOptions, Event};
+pub use engine::{binary, Engine, EngineOptions, Event};
 pub use rtp::{Received, RtpPacket, RtpPeer};
 pub use sip::SipMessage;
-pub use sipp::{Offer, Sipp, SippRun, Transport};
+pub use sipp::{Offer, Sipp, SippChild, SippRun, Transport};
 
 /// The workspace folder (the parent of this crate's folder).
 pub fn workspace_root() -> PathBuf {

@@ -64,7 +64,11 @@ pub fn bigram_arpa(sentences: &[Vec<String>], extra: &[String]) -> String {
     for w in unigrams.keys() {
         let _ = write!(out, "{:.4} {w}", p_uni(w).log10());
         if *w != "</s>" {
-            let _ = write!(out, " {:.4}", backoff.get(w).copied().unwrap_or(1.0).log10());
+            let _ = write!(
+                out,
+                " {:.4}",
+                backoff.get(w).copied().unwrap_or(1.0).log10()
+            );
         }
         out.push('\n');
     }
@@ -96,7 +100,10 @@ mod tests {
         // Bigrams: <s> check, check my, my balance, balance </s>, <s> my, my card, card </s>.
         assert!(lm.contains("ngram 2=7\n"), "{lm}");
         // "my" is followed by balance and card once each: (1 - 0.5) / 2 = 0.25.
-        assert!(lm.contains(&format!("{:.4} my balance\n", 0.25f64.log10())), "{lm}");
+        assert!(
+            lm.contains(&format!("{:.4} my balance\n", 0.25f64.log10())),
+            "{lm}"
+        );
         assert!(lm.contains("-99.0000 <s> "));
         assert!(lm.trim_end().ends_with("\\end\\"));
     }

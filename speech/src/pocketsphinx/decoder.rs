@@ -90,7 +90,9 @@ impl Decoder {
             ps
         };
         let ps = NonNull::new(ps).ok_or_else(|| {
-            AsrError::Engine("PocketSphinx could not initialise a decoder (check the model files)".into())
+            AsrError::Engine(
+                "PocketSphinx could not initialise a decoder (check the model files)".into(),
+            )
         })?;
         Ok(Decoder { ps })
     }
@@ -114,7 +116,12 @@ impl Decoder {
         let p = path_cstring(path)?;
         // SAFETY: valid decoder and path; null filler dictionary and format keep the defaults.
         let r = unsafe {
-            ffi::ps_load_dict(self.ps.as_ptr(), p.as_ptr(), std::ptr::null(), std::ptr::null())
+            ffi::ps_load_dict(
+                self.ps.as_ptr(),
+                p.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
         };
         if r < 0 {
             return Err(AsrError::ModelInvalid {
@@ -158,7 +165,9 @@ impl Decoder {
         // SAFETY: valid decoder and string.
         let r = unsafe { ffi::ps_set_search(self.ps.as_ptr(), n.as_ptr()) };
         if r < 0 {
-            return Err(AsrError::Engine(format!("no search `{name}` in the decoder")));
+            return Err(AsrError::Engine(format!(
+                "no search `{name}` in the decoder"
+            )));
         }
         Ok(())
     }
@@ -183,9 +192,8 @@ impl Decoder {
     /// Decodes 16-bit samples at the configured rate.
     pub fn process(&mut self, samples: &[i16]) -> Result<(), AsrError> {
         // SAFETY: valid decoder; `samples` is readable for its length during the call.
-        let r = unsafe {
-            ffi::ps_process_raw(self.ps.as_ptr(), samples.as_ptr(), samples.len(), 0, 0)
-        };
+        let r =
+            unsafe { ffi::ps_process_raw(self.ps.as_ptr(), samples.as_ptr(), samples.len(), 0, 0) };
         if r < 0 {
             return Err(AsrError::Engine("decoding failed".into()));
         }

@@ -82,8 +82,7 @@ extern "C" {
     pub fn ps_seg_free(seg: *mut Seg);
     pub fn ps_set_search(ps: *mut Decoder, name: *const c_char) -> c_int;
     pub fn ps_unset_search(ps: *mut Decoder, name: *const c_char) -> c_int;
-    pub fn ps_set_jsgf_string(ps: *mut Decoder, name: *const c_char, jsgf: *const c_char)
-        -> c_int;
+    pub fn ps_set_jsgf_string(ps: *mut Decoder, name: *const c_char, jsgf: *const c_char) -> c_int;
     pub fn ps_set_lm_file(ps: *mut Decoder, name: *const c_char, path: *const c_char) -> c_int;
 }
 

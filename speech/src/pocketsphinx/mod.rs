@@ -62,9 +62,7 @@ use std::time::{Duration, Instant};
 
 use ivr_media::audio::Frame16k;
 
-use crate::asr::{
-    is_english, AsrError, Grammar, Recognizer, RecognizerStream, Transcript, Word,
-};
+use crate::asr::{is_english, AsrError, Grammar, Recognizer, RecognizerStream, Transcript, Word};
 use decoder::Decoder;
 use dict::Dictionary;
 
@@ -298,7 +296,11 @@ impl Inner {
                     .rposition(|d| d.searches.contains(&key))
                     .or_else(|| idle.iter().rposition(|d| !d.dictation))
             }
-            .or(if idle.is_empty() { None } else { Some(idle.len() - 1) });
+            .or(if idle.is_empty() {
+                None
+            } else {
+                Some(idle.len() - 1)
+            });
             if let Some(i) = pick {
                 return Ok(idle.swap_remove(i));
             }
@@ -317,36 +319,39 @@ impl Inner {
             .filter(|w| !w.is_empty())
             .collect();
         let phrase_set = phrases.iter().map(|p| p.join(" ")).collect();
-        let compiled = if grammar.slot.is_none()
-            && self.config.intent_grammar == IntentGrammar::Bigram
-        {
-            if phrases.is_empty() {
-                return Err(AsrError::EmptyGrammar(
-                    "none of the grammar's words is in the pronunciation dictionary".into(),
-                ));
-            }
-            let extra: Vec<String> = arpa::COMMON_WORDS
-                .iter()
-                .filter(|w| self.dict.contains(w))
-                .map(|w| w.to_string())
-                .collect();
-            let mut words: Vec<String> = phrases.iter().flatten().cloned().collect();
-            words.extend(extra.iter().cloned());
-            words.sort_unstable();
-            words.dedup();
-            Compiled {
-                search: CompiledSearch::Arpa(arpa::bigram_arpa(&phrases, &extra)),
-                words,
-                phrases: phrase_set,
-            }
-        } else {
-            let j = jsgf::build(grammar, &self.dict, self.config.intent_grammar.loop_weight())?;
-            Compiled {
-                search: CompiledSearch::Jsgf(j.text),
-                words: j.words,
-                phrases: phrase_set,
-            }
-        };
+        let compiled =
+            if grammar.slot.is_none() && self.config.intent_grammar == IntentGrammar::Bigram {
+                if phrases.is_empty() {
+                    return Err(AsrError::EmptyGrammar(
+                        "none of the grammar's words is in the pronunciation dictionary".into(),
+                    ));
+                }
+                let extra: Vec<String> = arpa::COMMON_WORDS
+                    .iter()
+                    .filter(|w| self.dict.contains(w))
+                    .map(|w| w.to_string())
+                    .collect();
+                let mut words: Vec<String> = phrases.iter().flatten().cloned().collect();
+                words.extend(extra.iter().cloned());
+                words.sort_unstable();
+                words.dedup();
+                Compiled {
+                    search: CompiledSearch::Arpa(arpa::bigram_arpa(&phrases, &extra)),
+                    words,
+                    phrases: phrase_set,
+                }
+            } else {
+                let j = jsgf::build(
+                    grammar,
+                    &self.dict,
+                    self.config.intent_grammar.loop_weight(),
+                )?;
+                Compiled {
+                    search: CompiledSearch::Jsgf(j.text),
+                    words: j.words,
+                    phrases: phrase_set,
+                }
+            };
         let j = Arc::new(compiled);
         if let Ok(mut g) = self.grammars.lock() {
             if g.len() >= 4096 {
@@ -396,7 +401,9 @@ impl Inner {
             match &j.search {
                 CompiledSearch::Jsgf(text) => d.decoder.set_jsgf(&name, text)?,
                 CompiledSearch::Arpa(text) => {
-                    let n = self.lm_files.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let n = self
+                        .lm_files
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let path = self.work_dir.join(format!("{name}-{n}.arpa"));
                     std::fs::write(&path, text).map_err(|e| {
                         AsrError::Engine(format!("cannot write {}: {e}", path.display()))
@@ -589,7 +596,8 @@ impl WorkDir {
             std::process::id(),
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
-        let io = |e: std::io::Error| AsrError::Engine(format!("cannot prepare {}: {e}", dir.display()));
+        let io =
+            |e: std::io::Error| AsrError::Engine(format!("cannot prepare {}: {e}", dir.display()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(io)?;
         let mut work = WorkDir {

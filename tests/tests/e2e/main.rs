@@ -20,6 +20,8 @@
 //! * `plan_examples` — the example clinic and delivery-notice plans driven by keys.
 //! * `plan_webhooks` — a webhook answering 500, invalid JSON or nothing during a call.
 //! * `plan_reload` — plans changed, broken and reloaded (file watcher, SIGHUP) under live calls.
+//! * `speech` — callers who talk: barge-in, intents and digits by voice, the reply they hear,
+//!   keypad fallback.
 //! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
@@ -35,6 +37,7 @@ mod plans;
 mod register;
 mod robustness;
 mod shutdown;
+mod speech;
 
 use std::time::Duration;
 

@@ -1,0 +1,207 @@
+//! Callers who talk: real espeak-ng speech sent as G.711 RTP from the test's socket while SIPp
+//! does the signalling, recognised by the engine's embedded recogniser (PocketSphinx) against
+//! the grammar of the dial plan's current step.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ivr_tests::audio::{self, FRAME};
+use ivr_tests::codec::{self, G711};
+use ivr_tests::{binary, workspace_root, Engine, EngineOptions, Offer, RtpPeer, Sipp, SippChild};
+
+use super::{ms, secs};
+
+/// The bank plan in a fresh folder, its webhooks pointed at a closed port (they fail with
+/// `connect`, which the plan handles).
+fn bank_plan() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(workspace_root().join("examples/bank.yaml")).unwrap();
+    let text = text.replace("127.0.0.1:8089", "127.0.0.1:9");
+    std::fs::write(dir.path().join("bank.yaml"), text).unwrap();
+    let path = dir.path().to_path_buf();
+    (dir, path)
+}
+
+/// A caller on the line: SIPp's dialog, the test's RTP socket.
+struct Caller {
+    peer: RtpPeer,
+    engine_rtp: std::net::SocketAddr,
+    sipp: Option<SippChild>,
+    scratch: tempfile::TempDir,
+}
+
+impl Caller {
+    /// Calls `engine` and waits for its first RTP packet; stays on the line `hold` at most.
+    fn call(engine: &Engine, hold: Duration) -> Caller {
+        let peer = RtpPeer::bind();
+        let sipp = Sipp::new("call_talk", engine.sip_udp)
+            .offer(&Offer::new(peer.port()))
+            .template("HOLD", &hold.as_millis().to_string())
+            .timeout(hold + secs(15))
+            .spawn();
+        let engine_rtp = peer.engine_addr(secs(10));
+        Caller {
+            peer,
+            engine_rtp,
+            sipp: Some(sipp),
+            scratch: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Says `text` (espeak-ng, US English) in real time, followed by a second of silence.
+    fn say(&mut self, text: &str) {
+        let mut samples = audio::speech_in(text, "en-us", 150, self.scratch.path());
+        samples.extend(audio::silence(1000));
+        self.peer.send_audio(self.engine_rtp, G711::Pcmu, &samples);
+    }
+
+    /// Waits until the engine has finished speaking (no RTP for 700 ms).
+    fn hear_out(&self) {
+        self.peer.wait_quiet(ms(700), secs(30));
+    }
+
+    fn hang_up(mut self) {
+        if let Some(s) = self.sipp.take() {
+            drop(s.wait());
+        }
+    }
+}
+
+/// Renders `text` with `ivr say` and returns its G.711 µ-law frames (what the engine's cache
+/// sends for the same sentence), without the padded last frame.
+fn spoken_frames(text: &str, dir: &Path) -> Vec<Vec<u8>> {
+    let wav = dir.join("reply.wav");
+    let out = std::process::Command::new(binary())
+        .args(["say", text, "-o"])
+        .arg(&wav)
+        .output()
+        .expect("run ivr say");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples = audio::read_wav(&wav);
+    samples
+        .chunks_exact(FRAME)
+        .map(|f| codec::encode(G711::Pcmu, f))
+        .collect()
+}
+
+#[test]
+fn a_caller_talks_over_the_welcome_and_reaches_the_card_menu_by_voice() {
+    let (_dir, plans) = bank_plan();
+    let engine = Engine::start(EngineOptions {
+        plans: Some(plans),
+        ..EngineOptions::default()
+    });
+    let mut caller = Caller::call(&engine, secs(60));
+    let answered = Instant::now();
+    // A second into the twelve-second welcome, the caller says what they want.
+    std::thread::sleep(ms(1000));
+    caller.say("I lost my card");
+    let text = || engine.events_text();
+    engine.wait_event("barge_in", secs(5), |_| true);
+    let intent = engine.wait_event("intent", secs(10), |_| true);
+    assert_eq!(intent.str("name"), Some("lost_card"), "{}", text());
+    assert!(
+        answered.elapsed() < secs(8),
+        "the welcome was not cut short: {:?}",
+        answered.elapsed()
+    );
+    let heard = engine.wait_event("recognized", secs(5), |_| true);
+    assert!(heard.f64("confidence").is_some(), "{}", text());
+
+    // The last four digits of the card, spoken.
+    caller.hear_out();
+    caller.say("four two seven one");
+    let slot = engine.wait_event("slot", secs(10), |_| true);
+    assert_eq!(slot.str("value"), Some("4271"), "{}", text());
+
+    // "Is that right? Say yes or no."
+    caller.hear_out();
+    caller.say("yes");
+    engine.wait_event("node", secs(10), |e| e.str("node") == Some("block_card"));
+    caller.hang_up();
+}
+
+#[test]
+fn what_the_caller_hears_is_the_synthesized_reply() {
+    let (_dir, plans) = bank_plan();
+    let engine = Engine::start(EngineOptions {
+        plans: Some(plans),
+        ..EngineOptions::default()
+    });
+    let mut caller = Caller::call(&engine, secs(40));
+    caller.hear_out();
+    let before = caller.peer.received().len();
+    caller.say("check my balance");
+    engine.wait_event("intent", secs(10), |e| e.str("name") == Some("balance"));
+    caller.hear_out();
+    let reply: Vec<Vec<u8>> = caller.peer.received()[before..]
+        .iter()
+        .filter_map(|r| r.packet.as_ref().map(|p| p.payload.clone()))
+        .collect();
+    let expected = spoken_frames(
+        "Please key in or say your eight digit account number.",
+        caller.scratch.path(),
+    );
+    let n = expected.len() - 1;
+    let found = reply.windows(n).any(|w| w == &expected[..n]);
+    assert!(
+        found,
+        "the {} frames the caller heard do not contain the {} frames of the synthesized question",
+        reply.len(),
+        n
+    );
+    caller.hang_up();
+}
+
+#[test]
+fn a_caller_whose_language_has_no_recogniser_is_asked_for_keys_and_carries_on() {
+    // PocketSphinx has no Mandarin model: speech cannot be recognised, the keypad still works.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("zh.yaml"),
+        r#"version: 1
+name: zh-line
+language: zh-CN
+intents:
+  hours: { examples: ["营业时间"], dtmf: "1" }
+start: main
+nodes:
+  main:
+    say: "您好。查询营业时间请按一。"
+    listen: { intents: [hours], timeout: 8s }
+    on: { hours: bye }
+  bye:
+    hangup: { say: "再见。" }
+"#,
+    )
+    .unwrap();
+    let engine = Engine::start(EngineOptions {
+        plans: Some(dir.path().to_path_buf()),
+        ..EngineOptions::default()
+    });
+    let mut caller = Caller::call(&engine, secs(30));
+    caller.hear_out();
+    caller.say("hello is anybody there");
+    let e = engine.wait_event("asr_unavailable", secs(5), |_| true);
+    assert!(
+        e.str("error").is_some_and(|t| t.contains("zh")),
+        "{}",
+        engine.events_text()
+    );
+    // The engine says to use the keypad, then the key works.
+    caller.hear_out();
+    caller.peer.send_event(caller.engine_rtp, 101, 1, 6);
+    let intent = engine.wait_event("intent", secs(5), |_| true);
+    assert_eq!(
+        intent.str("name"),
+        Some("hours"),
+        "{}",
+        engine.events_text()
+    );
+    engine.wait_event("hangup", secs(10), |e| e.str("by") == Some("engine"));
+    caller.hang_up();
+}
