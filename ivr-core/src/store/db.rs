@@ -1273,4 +1273,122 @@ mod tests {
             "{err}"
         );
     }
+
+    /// The same schema and statements on PostgreSQL. Run with a throwaway database:
+    /// `IVR_TEST_POSTGRES_URL=postgres://USER@127.0.0.1:PORT/DB cargo test -p ivr-core --lib
+    /// store -- --ignored`.
+    #[tokio::test]
+    #[ignore = "needs a PostgreSQL server in IVR_TEST_POSTGRES_URL"]
+    async fn postgres_runs_the_same_schema_and_statements() {
+        let url = std::env::var("IVR_TEST_POSTGRES_URL")
+            .expect("set IVR_TEST_POSTGRES_URL to a throwaway PostgreSQL database");
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Postgres);
+        // Opening again applies nothing and keeps working.
+        let store2 = Store::open(&url).await.unwrap();
+        assert_eq!(
+            store2.schema_version().await.unwrap(),
+            schema::latest_version()
+        );
+
+        let run = now_unix_ms();
+        let id = format!("pg-{run}");
+        let mut cdr = finished(&id, &format!("+{run}"), run);
+        store.begin_call(&start(&id, "+1", run)).await.unwrap();
+        store.finish_call(&cdr).await.unwrap();
+        assert!(store.record_wrap_up(&id, "resolved", "ok").await.unwrap());
+        cdr.disposition = Some("resolved".into());
+        cdr.notes = Some("ok".into());
+        assert_eq!(store.call(&id).await.unwrap(), Some(cdr.clone()));
+        let found = store
+            .query_calls(&CdrFilter {
+                number: Some(cdr.from_number.clone()),
+                from_unix_ms: Some(run),
+                finished_only: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, [cdr]);
+
+        store
+            .append_event(&CallEvent::now(&id, "dtmf", json!({"digit": "1"})))
+            .await
+            .unwrap();
+        assert_eq!(store.events(&id).await.unwrap().len(), 1);
+        let turn = Turn {
+            call_id: id.clone(),
+            seq: 0,
+            who: Speaker::Caller,
+            text: "hello".into(),
+            node: None,
+            at_ms: 10,
+        };
+        store.append_turn(&turn).await.unwrap();
+        store.append_turn(&turn).await.unwrap();
+        assert_eq!(store.transcript(&id).await.unwrap(), [turn]);
+
+        let agent = format!("agent-{run}");
+        for (state, at) in [("available", run), ("on_call", run + 5)] {
+            store
+                .record_agent_state(&AgentStateChange {
+                    agent_id: agent.clone(),
+                    state: state.into(),
+                    reason: String::new(),
+                    at_unix_ms: at,
+                })
+                .await
+                .unwrap();
+        }
+        let spans = store.agent_states(&agent, 0).await.unwrap();
+        assert_eq!(spans[0].to_unix_ms, Some(run + 5));
+
+        let queue = format!("q-{run}");
+        store
+            .save_callback(&Callback {
+                id: format!("cb-{run}"),
+                queue: queue.clone(),
+                number: "+1".into(),
+                priority: 2,
+                enqueued_at_unix_ms: run,
+                context: json!({"a": 1}),
+                status: CallbackStatus::Pending,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.callbacks_pending(Some(&queue)).await.unwrap().len(),
+            1
+        );
+        assert!(store
+            .complete_callback(&format!("cb-{run}"), CallbackStatus::Done)
+            .await
+            .unwrap());
+        assert!(store
+            .callbacks_pending(Some(&queue))
+            .await
+            .unwrap()
+            .is_empty());
+
+        store
+            .audit(&AuditEntry {
+                actor: "t".into(),
+                role: "admin".into(),
+                action: "test".into(),
+                target: id.clone(),
+                at_unix_ms: run,
+                details: json!({}),
+            })
+            .await
+            .unwrap();
+        assert!(!store.audit_entries(run, 10).await.unwrap().is_empty());
+
+        let writer = crate::store::StoreWriter::start(store.clone(), Default::default());
+        let wid = format!("pgw-{run}");
+        writer.finish_call(finished(&wid, "+1", run));
+        writer.append_event(CallEvent::now(&wid, "x", json!(null)));
+        writer.flush().await.unwrap();
+        assert!(store.call(&wid).await.unwrap().is_some());
+        assert_eq!(writer.shutdown().await.unwrap().written, 2);
+    }
 }
