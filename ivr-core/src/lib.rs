@@ -15,6 +15,7 @@
 //! * [`events`] — the call event log (`DATA/events.jsonl`).
 //! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
+//! * [`store`] — the call store: CDRs, events, transcripts, agent states, callbacks, audit.
 #![deny(unsafe_code)]
 
 pub mod admission;
@@ -30,4 +31,5 @@ pub mod playout;
 pub mod ports;
 pub mod serve;
 pub mod signalling;
+pub mod store;
 pub mod webhook;
