@@ -8,4 +8,5 @@
 //!
 //! These are library pieces with no global state; the engine decides where to call them.
 
+pub mod crypt;
 pub mod redact;
