@@ -8,5 +8,6 @@
 //!
 //! These are library pieces with no global state; the engine decides where to call them.
 
+pub mod audit;
 pub mod crypt;
 pub mod redact;
