@@ -11,3 +11,4 @@
 pub mod audit;
 pub mod crypt;
 pub mod redact;
+pub mod retention;
