@@ -5,12 +5,12 @@
 //! | class | recognised when | written as |
 //! |---|---|---|
 //! | [`Kind::Card`] | 13–19 digits, contiguous or grouped by spaces/dashes, **Luhn-valid** | every digit but the last 4 becomes `*`, separators kept: `**** **** **** 1111` |
-//! | [`Kind::Phone`] | `+` and 8–15 digits (E.164, any grouping); or 10–12 digits that start with a trunk `0`, are a Chinese mobile (`1[3-9]` + 9), use parentheses, or are grouped 3-3-4 | `+** *** **** 5678`, `(***) ***-4567` |
+//! | [`Kind::Phone`] | `+` and 8–15 digits (E.164, any grouping); or 10–12 digits that use parentheses, are grouped 3-3-4, or start with a trunk `0` or are a Chinese mobile (`1[3-9]` + 9) grouped in threes and fours or in pairs | `+** *** **** 5678`, `(***) ***-4567` |
 //! | [`Kind::NationalId`] | 18 characters (17 digits + digit or `X`) whose **GB 11643 check character** is right and whose birth date is plausible | `**************002X` |
 //! | [`Kind::Email`] | `local@domain.tld` | first character of the local part, `***`, the domain: `j***@example.com` |
 //! | [`Kind::Iban`] | two letters, two check digits, 11–30 alphanumerics (spaces every four allowed), **mod-97 valid** | `**** **** **** **** **30 00` |
-//! | [`Kind::AccountNumber`] | any other run of 8–20 digits ([`RedactConfig::account_min_digits`]..=[`RedactConfig::account_max_digits`]), contiguous or in groups of three or more, that is not a compact date `YYYYMMDD` | last 4 kept |
-//! | [`Kind::SpokenDigits`] | 8 or more digits said as words ("four one one one …", "double four", "四一一一…", "幺三八…"), optionally mixed with written digits | each word but those of the last 4 digits becomes `*` |
+//! | [`Kind::AccountNumber`] | any other run of 8–20 digits ([`RedactConfig::account_min_digits`]..=[`RedactConfig::account_max_digits`]), contiguous or in groups of three or more, that is not a compact date `YYYYMMDD`; also several such groups joined past 20 digits, masked whole since where one number ends cannot be told | last 4 kept |
+//! | [`Kind::SpokenDigits`] | 8 or more digits said as words ("four one one one …", "double four", "四一一一…", "幺三八…"), starting with a word, optionally followed by written digits | each word but those of the last 4 digits becomes `*` |
 //! | [`Kind::Sensitive`] | a value registered with [`Redactor::redact_values`] (a dial plan's `sensitive` slots), ASCII-case-insensitive, on word boundaries | every character becomes `*` |
 //!
 //! Masking keeps the last four digits (configurable with [`RedactConfig::keep_last`]) because
@@ -116,11 +116,21 @@ pub struct Match {
 
 /// Finds and masks personal data in text. Cheap to clone; build one per configuration and,
 /// where a dial plan has `sensitive` slots, clone it per call and register the values.
-#[derive(Debug, Clone, Default)]
+/// Its `Debug` output counts the registered values without showing them.
+#[derive(Clone, Default)]
 pub struct Redactor {
     config: RedactConfig,
     /// Registered sensitive values, longest first.
     values: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("config", &self.config)
+            .field("sensitive_values", &self.values.len())
+            .finish()
+    }
 }
 
 /// Shortest sensitive value that is registered; single characters would mask everything.
@@ -237,14 +247,16 @@ impl Redactor {
             match c {
                 b'0'..=b'9' | b'+' | b'(' => {
                     if written::boundary_before(b, i) {
+                        // Spoken runs start with a word, never here.
                         let w = numbers
                             .then(|| written::number_at(b, i, limit, cfg))
                             .flatten();
-                        let s = (cfg.spoken_digits && c.is_ascii_digit())
-                            .then(|| spoken::spoken_at(b, i, limit, cfg.spoken_min_digits))
-                            .flatten();
-                        if let Some(m) = longer(i, w, s) {
-                            return Some(m);
+                        if let Some((end, kind)) = w {
+                            return Some(Match {
+                                start: i,
+                                end,
+                                kind,
+                            });
                         }
                     }
                     i = if c.is_ascii_digit() {
@@ -385,17 +397,36 @@ fn next_email(text: &str, from: usize) -> Option<Match> {
         while b.get(e).is_some_and(|&c| domain(c)) {
             e += 1;
         }
-        while e > at + 1 && matches!(b.get(e - 1), Some(b'.' | b'-')) {
-            e -= 1;
-        }
-        let Some(dom) = text.get(at + 1..e) else {
-            continue;
+        // Cut back to the longest valid domain: `x@y.cn-4111` and `x@y.cn.4111` are `x@y.cn`.
+        let valid_domain = |e: usize| {
+            let Some(dom) = text.get(at + 1..e) else {
+                return false;
+            };
+            let labels_ok = dom.split('.').all(|l| !l.is_empty());
+            let tld_ok = dom.rsplit_once('.').is_some_and(|(_, tld)| {
+                tld.len() >= 2 && tld.bytes().all(|c| c.is_ascii_alphabetic())
+            });
+            labels_ok && tld_ok
         };
-        let labels_ok = dom.split('.').all(|l| !l.is_empty());
-        let tld_ok = dom
-            .rsplit_once('.')
-            .is_some_and(|(_, tld)| tld.len() >= 2 && tld.bytes().all(|c| c.is_ascii_alphabetic()));
-        if s < at && labels_ok && tld_ok {
+        loop {
+            while e > at + 1 && matches!(b.get(e - 1), Some(b'.' | b'-')) {
+                e -= 1;
+            }
+            if valid_domain(e) {
+                break;
+            }
+            match b
+                .get(at + 1..e)
+                .and_then(|d| d.iter().rposition(|&c| c == b'.' || c == b'-'))
+            {
+                Some(k) => e = at + 1 + k,
+                None => break,
+            }
+        }
+        // `a@b.cn@c.cn` is not two addresses nor one: leave such runs alone.
+        let glued =
+            s.checked_sub(1).and_then(|p| b.get(p)) == Some(&b'@') || b.get(e) == Some(&b'@');
+        if s < at && valid_domain(e) && !glued {
             return Some(Match {
                 start: s,
                 end: e,

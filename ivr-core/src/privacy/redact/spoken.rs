@@ -199,18 +199,21 @@ fn tokens(b: &[u8], start: usize, limit: usize) -> impl Iterator<Item = Token> +
     })
 }
 
-/// The end of a spoken digit run starting at `start` holding at least `min_digits`
-/// digits and at least one word or Han digit; `None` otherwise.
+/// The end of a spoken digit run starting at `start` with a word or Han digit and holding
+/// at least `min_digits` digits; `None` otherwise. Written digits may follow the first word
+/// ("four 1 1 1 …"); a run never starts with them, so the visible tail of a masked written
+/// number is not joined to the words after it.
 pub(super) fn spoken_at(b: &[u8], start: usize, limit: usize, min_digits: usize) -> Option<usize> {
     let mut digits = 0;
-    let mut spoken = false;
     let mut end = start;
-    for t in tokens(b, start, limit) {
+    for (n, t) in tokens(b, start, limit).enumerate() {
+        if n == 0 && t.kind == TokenKind::Ascii {
+            return None;
+        }
         digits += t.digits;
-        spoken |= t.kind != TokenKind::Ascii;
         end = t.end;
     }
-    (spoken && digits >= min_digits.max(1)).then_some(end)
+    (digits >= min_digits.max(1)).then_some(end)
 }
 
 /// Writes `span` (a run found by [`spoken_at`]) with every token masked as `*` except

@@ -157,6 +157,11 @@ fn ibans_are_masked_only_when_mod97_is_valid() {
         "******************5432"
     );
     assert_eq!(kinds("GB82WEST12345698765433"), vec![]);
+    // A checksum that happens to hold across following words is not taken: groups are of four.
+    assert_eq!(
+        red.redact("GB82 WEST 1234 5698 7654 32 and 555-123-4567"),
+        "**** **** **** **** **54 32 and ***-***-4567"
+    );
 }
 
 #[test]
@@ -223,6 +228,17 @@ fn spoken_digits_in_english_and_chinese_are_masked() {
         ..RedactConfig::default()
     });
     assert_eq!(red.redact("四一一一一一一一一一"), "四一一一一一一一一一");
+}
+
+#[test]
+fn debug_output_does_not_show_sensitive_values() {
+    let mut red = r();
+    red.redact_values(&["Smith"]);
+    let debug = format!("{red:?}");
+    assert!(
+        !debug.contains("Smith") && debug.contains("sensitive_values: 1"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -320,5 +336,94 @@ fn throughput_on_clean_and_dirty_text_is_reported() {
             text.len()
         );
         assert_eq!(matches!(out, Cow::Borrowed(_)), name == "clean");
+    }
+}
+
+#[test]
+fn numbers_next_to_each_other_are_not_split_to_reveal_more_digits() {
+    let red = r();
+    // Joined groups past any account length are masked whole.
+    assert_eq!(
+        red.redact("acct 12345678 4111 1111 1111 1111"),
+        "acct ******** **** **** **** 1111"
+    );
+    // A date next to a card is not read as a phone number eating half the card.
+    assert_eq!(
+        red.redact("on 2024-05-12 4111 1111 1111 1111"),
+        "on 2024-05-12 **** **** **** 1111"
+    );
+    // A phone followed by a small number is still found.
+    assert_eq!(
+        red.redact("call 555-123-4567 2 times"),
+        "call ***-***-4567 2 times"
+    );
+    assert_eq!(
+        red.redact("appel 01 23 45 67 89 merci"),
+        "appel ** ** ** 67 89 merci"
+    );
+}
+
+/// Realistic fragments: things to mask and things to leave alone.
+const FRAGMENTS: &[&str] = &[
+    "4111 1111 1111 1111",
+    "5500-0000-0000-0004",
+    "4111111111111111",
+    "+8613812345678",
+    "(555) 123-4567",
+    "555-123-4567",
+    "13812345678",
+    "11010519491231002X",
+    "j.doe@example.com",
+    "GB82 WEST 1234 5698 7654 32",
+    "12345678",
+    "four one one one one one one one",
+    "幺三八一二三四五六七八",
+    "$1,234.56",
+    "10:30",
+    "2024-05-12",
+    "order 1234567",
+    "thank you",
+    "my card is",
+    "四",
+    "one",
+    "double four",
+    "PIN 4321",
+    "A12345678",
+    "20240512",
+];
+
+proptest::proptest! {
+    /// Sentences built from realistic fragments redact the same way twice: masked output
+    /// holds nothing the redactor would mask again.
+    #[test]
+    fn redaction_of_realistic_sentences_is_idempotent(
+        parts in proptest::collection::vec(
+            (proptest::sample::select(FRAGMENTS), proptest::sample::select(&[", ", " and ", ". ", "; "][..])),
+            0..12,
+        )
+    ) {
+        let text: String = parts.iter().flat_map(|(f, sep)| [*f, *sep]).collect();
+        let red = r();
+        let once = red.redact(&text).into_owned();
+        let twice = red.redact(&once).into_owned();
+        proptest::prop_assert_eq!(&once, &twice, "input {:?}", text);
+    }
+
+    /// Any text, including text dense in digits, separators and digit words, redacts
+    /// without panicking and yields valid UTF-8 of similar size.
+    #[test]
+    fn redaction_never_panics(
+        parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "0", "1", "4", "7", "9", "X", " ", "-", "+", "(", ")", ".", ",", "@", "a", "Z", "DE89",
+                "one ", "four ", "double ", "四", "幺", "，", "x@y.cn", "4111 1111 1111 1111", "é",
+            ]),
+            0..40,
+        ),
+        noise in ".{0,64}",
+    ) {
+        let text = format!("{}{noise}", parts.concat());
+        let out = r().redact(&text);
+        proptest::prop_assert!(out.len() <= text.len() * 3 + 8);
     }
 }

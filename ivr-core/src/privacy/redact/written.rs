@@ -153,8 +153,9 @@ pub(super) fn number_at(
 
 fn classify(d: &[u8], lens: &[u8], plus: bool, paren: bool, cfg: &RedactConfig) -> Option<Kind> {
     let n = d.len();
-    if plus {
-        return (cfg.phones && (8..=15).contains(&n)).then_some(Kind::Phone);
+    // E.164 allows at most 15 digits; a longer `+` number is read as if the `+` were not there.
+    if plus && n <= 15 {
+        return (cfg.phones && n >= 8).then_some(Kind::Phone);
     }
     if !paren {
         if cfg.national_ids && n == 18 {
@@ -172,14 +173,20 @@ fn classify(d: &[u8], lens: &[u8], plus: bool, paren: bool, cfg: &RedactConfig) 
         let trunk_zero = d.first() == Some(&0);
         let china_mobile = n == 11 && d.first() == Some(&1) && d.get(1).is_some_and(|&x| x >= 3);
         let nanp = lens == [3, 3, 4];
-        if paren || trunk_zero || china_mobile || nanp {
+        // Groups of three or more (`0755-1234 5678`), or pairs after the area code
+        // (`01 23 45 67 89`); a mix with pairs is more likely a date next to a number.
+        let phone_groups = lens.iter().all(|&l| l >= 3) || lens.iter().skip(1).all(|&l| l == 2);
+        if (paren || nanp || ((trunk_zero || china_mobile) && phone_groups)) && !plus {
             return Some(Kind::Phone);
         }
     }
-    if cfg.account_numbers && !paren && n >= cfg.account_min_digits && n <= cfg.account_max_digits {
+    if cfg.account_numbers && !paren && n >= cfg.account_min_digits {
         let grouped_ok = lens.len() == 1 || lens.iter().all(|&l| l >= 3);
         let compact_date = n == 8 && plausible_yyyymmdd(d);
-        if grouped_ok && !compact_date {
+        // Several groups joined past the longest account number: the numbers cannot be told
+        // apart, so the whole run is masked rather than split at a guess.
+        let fits = n <= cfg.account_max_digits || lens.len() > 1;
+        if grouped_ok && fits && !compact_date {
             return Some(Kind::AccountNumber);
         }
     }
@@ -213,11 +220,15 @@ pub(super) fn iban_at(b: &[u8], i: usize, limit: usize) -> Option<usize> {
             n += 1;
             j += 1;
         }
+        let group_len = n - ends[..groups].last().map_or(0, |&(_, c)| c);
         if let Some(e) = ends.get_mut(groups) {
             *e = (j, n);
             groups += 1;
         }
-        if b.get(j) == Some(&b' ')
+        // Printed IBANs come in groups of four with a shorter last group: a group of
+        // another length ends the number (so `… 7654 32 and 555` stops at `32`).
+        if group_len == 4
+            && b.get(j) == Some(&b' ')
             && j + 1 < limit
             && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric)
         {
