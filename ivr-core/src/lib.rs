@@ -29,6 +29,7 @@ pub mod memory;
 pub mod plans;
 pub mod playout;
 pub mod ports;
+pub mod privacy;
 pub mod serve;
 pub mod signalling;
 pub mod store;

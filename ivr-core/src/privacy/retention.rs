@@ -1,0 +1,241 @@
+//! Retention: recordings are deleted once they are older than the retention period.
+//!
+//! Storage-limitation rules (GDPR art. 5(1)(e), PIPL art. 19) require personal data to be
+//! kept no longer than needed. Call recordings are the bulkiest personal data the engine
+//! stores, so they carry their own period, in whole days, counted from each file's
+//! **modification time** (when the recorder finished writing it). A file is expired when it
+//! is *more than* `retention_days × 24 h` old; a file dated in the future (clock skew, a
+//! restored backup) is kept.
+//!
+//! [`expired`] is the pure decision, for any listing. [`sweep`] applies it to a directory
+//! tree: it deletes regular files whose last extension is one of [`RECORDING_EXTENSIONS`]
+//! (plain and encrypted recordings, and `.partial` leftovers of interrupted encryption or
+//! decryption, which may hold plaintext), never follows symbolic links, leaves directories in
+//! place, and keeps going past files it cannot delete, listing them in the report. The caller
+//! records the deletions in the audit log (`action: "recording.delete"`, `actor: "retention"`).
+
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+use std::{fs, io};
+
+/// Last file-name extensions that mark recordings (compared ASCII-case-insensitively).
+pub const RECORDING_EXTENSIONS: &[&str] = &["wav", "enc", "partial"];
+
+/// Deepest directory level below the swept directory that is visited.
+const MAX_DEPTH: usize = 16;
+
+/// The items of `files` (path, modification time) that are more than `retention_days` old
+/// at `now`, in their input order.
+pub fn expired<P>(
+    files: impl IntoIterator<Item = (P, SystemTime)>,
+    now: SystemTime,
+    retention_days: NonZeroU32,
+) -> Vec<P> {
+    let keep_for = Duration::from_secs(u64::from(retention_days.get()) * 24 * 60 * 60);
+    files
+        .into_iter()
+        .filter(|(_, modified)| {
+            now.duration_since(*modified)
+                .is_ok_and(|age| age > keep_for)
+        })
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Why a sweep could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    /// The recordings directory cannot be read.
+    #[error("cannot read recordings directory {}: {source}; check the path in the configuration and its permissions", dir.display())]
+    ReadDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+/// A file the sweep could not inspect or delete.
+#[derive(Debug)]
+pub struct SweepFailure {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub error: io::Error,
+}
+
+/// What a [`sweep`] did.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// Recordings deleted.
+    pub deleted: Vec<PathBuf>,
+    /// Their total size in bytes.
+    pub bytes_freed: u64,
+    /// Recordings still within the retention period (failed deletions are not counted here).
+    pub kept: usize,
+    /// Files or directories that could not be read or deleted.
+    pub failed: Vec<SweepFailure>,
+}
+
+/// Deletes recordings under `dir` (recursively) more than `retention_days` old at `now`.
+/// Fails only if `dir` itself cannot be read.
+pub fn sweep(
+    dir: &Path,
+    retention_days: NonZeroU32,
+    now: SystemTime,
+) -> Result<SweepReport, RetentionError> {
+    let mut report = SweepReport::default();
+    let mut found = Vec::new();
+    let top = fs::read_dir(dir).map_err(|source| RetentionError::ReadDir {
+        dir: dir.to_owned(),
+        source,
+    })?;
+    let mut pending = vec![(top, 0usize)];
+    while let Some((entries, depth)) = pending.pop() {
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(error) => {
+                    report.failed.push(SweepFailure {
+                        path: dir.to_owned(),
+                        error,
+                    });
+                    continue;
+                }
+            };
+            let path = entry.path();
+            // `DirEntry::metadata` does not follow symbolic links.
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                Err(error) => {
+                    report.failed.push(SweepFailure { path, error });
+                    continue;
+                }
+            };
+            if meta.is_dir() && depth < MAX_DEPTH {
+                match fs::read_dir(&path) {
+                    Ok(sub) => pending.push((sub, depth + 1)),
+                    Err(error) => report.failed.push(SweepFailure { path, error }),
+                }
+            } else if meta.is_file() && is_recording(&path) {
+                match meta.modified() {
+                    Ok(modified) => found.push(((path, meta.len()), modified)),
+                    Err(error) => report.failed.push(SweepFailure { path, error }),
+                }
+            }
+        }
+    }
+    let total = found.len();
+    let to_delete = expired(found, now, retention_days);
+    report.kept = total - to_delete.len();
+    for (path, len) in to_delete {
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                report.bytes_freed += len;
+                report.deleted.push(path);
+            }
+            Err(error) => report.failed.push(SweepFailure { path, error }),
+        }
+    }
+    report.deleted.sort();
+    Ok(report)
+}
+
+fn is_recording(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        RECORDING_EXTENSIONS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+    fn days(n: u32) -> NonZeroU32 {
+        NonZeroU32::new(n).unwrap()
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000)
+    }
+
+    #[test]
+    fn only_files_older_than_the_period_expire() {
+        let files = [
+            ("a", now() - DAY * 31),
+            ("exactly", now() - DAY * 30),
+            ("b", now() - DAY * 30 - Duration::from_secs(1)),
+            ("fresh", now() - DAY),
+            ("future", now() + DAY * 400),
+            ("c", SystemTime::UNIX_EPOCH),
+        ];
+        assert_eq!(expired(files, now(), days(30)), ["a", "b", "c"]);
+        assert!(expired(files, now(), days(100_000)).is_empty());
+    }
+
+    fn touch(path: &Path, modified: SystemTime, size: usize) {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(path, vec![0u8; size]).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+    }
+
+    #[test]
+    fn sweep_deletes_old_recordings_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let old = now() - DAY * 40;
+        touch(&d.join("old.wav"), old, 100);
+        touch(&d.join("old.wav.enc"), old, 50);
+        touch(&d.join("2025/05/deep.WAV"), old, 10);
+        touch(&d.join("stale.wav.enc.partial"), old, 1);
+        touch(&d.join("new.wav"), now() - DAY, 100);
+        touch(&d.join("edge.wav"), now() - DAY * 30, 100);
+        touch(&d.join("notes.txt"), old, 5);
+        touch(&d.join("audit.jsonl"), old, 5);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.join("new.wav"), d.join("link.wav")).unwrap();
+        let report = sweep(d, days(30), now()).unwrap();
+        let mut expected = vec![
+            d.join("2025/05/deep.WAV"),
+            d.join("old.wav"),
+            d.join("old.wav.enc"),
+            d.join("stale.wav.enc.partial"),
+        ];
+        expected.sort();
+        assert_eq!(report.deleted, expected);
+        assert_eq!(report.bytes_freed, 161);
+        assert_eq!(report.kept, 2);
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
+        for kept in ["new.wav", "edge.wav", "notes.txt", "audit.jsonl"] {
+            assert!(d.join(kept).exists(), "{kept}");
+        }
+        assert!(d.join("2025/05").is_dir(), "directories stay");
+        #[cfg(unix)]
+        assert!(
+            d.join("link.wav").symlink_metadata().is_ok(),
+            "symlinks are not touched"
+        );
+        // A second sweep finds nothing more to do.
+        assert!(sweep(d, days(30), now()).unwrap().deleted.is_empty());
+    }
+
+    #[test]
+    fn sweep_of_a_missing_directory_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("recordings");
+        let err = sweep(&missing, days(1), now()).unwrap_err();
+        assert!(err.to_string().contains("recordings"), "{err}");
+    }
+}
