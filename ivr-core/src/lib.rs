@@ -15,6 +15,7 @@
 //! * [`serve`] — `ivr serve`.
 #![deny(unsafe_code)]
 
+pub mod acd;
 pub mod admission;
 pub mod call;
 pub mod clock;
