@@ -1287,3 +1287,78 @@ impl<C: Clone> Acd<C> {
         self.route_agent(a, now);
     }
 }
+
+#[cfg(test)]
+impl<C> Acd<C> {
+    /// Asserts the router's internal bookkeeping is consistent and that every timed state
+    /// has a timer not yet overdue at `now`.
+    pub(super) fn check_invariants(&self, now: Instant) {
+        for (i, ag) in self.agents.iter().enumerate() {
+            let a = i as AgentIdx;
+            for q in &ag.queues {
+                let queue = &self.queues[*q as usize];
+                assert_eq!(
+                    queue.has_available(a, ag),
+                    ag.st == St::Available,
+                    "{}",
+                    ag.id
+                );
+            }
+            match &ag.st {
+                St::Reserved(c) | St::Ringing(c) => {
+                    let entry = self.calls.get(c).expect("an offered call is known");
+                    assert!(matches!(&entry.phase, Phase::Offering(l) if l.contains(&a)));
+                    let t = ag.timer.expect("an offer always has a ring timer");
+                    assert!(t >= now, "agent {} overstayed its offer", ag.id);
+                }
+                St::WrapUp { queue, .. } => {
+                    let t = ag.timer.expect("wrap-up always has a timer");
+                    assert!(t >= now, "agent {} overstayed wrap-up", ag.id);
+                    let wrap = self.queues[*queue as usize].cfg.wrap_up;
+                    assert!(t <= ag.since + wrap);
+                }
+                St::OnCall(c) => {
+                    assert_eq!(self.talking.get(c).map(|t| t.agent), Some(a));
+                    assert!(ag.timer.is_none());
+                }
+                _ => assert!(ag.timer.is_none()),
+            }
+            if let Some(t) = ag.timer {
+                assert!(self.timers.contains(&(t, TimerKey::Agent(a))));
+            }
+        }
+        for (qi, queue) in self.queues.iter().enumerate() {
+            let q = qi as QueueIdx;
+            let mine = || self.calls.values().filter(move |e| e.queue == q);
+            let offering = mine().filter(|e| e.phase != Phase::Waiting).count();
+            assert_eq!(queue.offering, offering, "queue {}", queue.name);
+            let callbacks = mine().filter(|e| e.leg != Leg::Live).count();
+            assert_eq!(queue.callbacks, callbacks, "queue {}", queue.name);
+            let staffed = self
+                .agents
+                .iter()
+                .filter(|ag| ag.queues.contains(&q) && ag.st.is_staffed())
+                .count();
+            assert_eq!(queue.staffed, staffed, "queue {}", queue.name);
+            for (k, c) in &queue.waiting {
+                let e = &self.calls[c];
+                assert_eq!((e.queue, e.key, &e.phase), (q, *k, &Phase::Waiting));
+            }
+        }
+        for (id, e) in &self.calls {
+            let queue = &self.queues[e.queue as usize];
+            if e.phase == Phase::Waiting {
+                assert_eq!(queue.waiting.get(&e.key), Some(id));
+                assert_eq!(
+                    queue.pick(&self.agents, &e.needs, &e.declined),
+                    None,
+                    "call {id} waits while an agent is free for it"
+                );
+            }
+            if let Some(t) = e.timer {
+                assert!(self.timers.contains(&(t, TimerKey::Call(*id))));
+            }
+        }
+        assert!(self.calls.keys().all(|c| !self.talking.contains_key(c)));
+    }
+}
