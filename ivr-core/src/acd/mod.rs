@@ -41,7 +41,7 @@
 //!
 //! * [`agent`] — agent profiles and the agent state machine (with its transition diagram).
 //! * [`config`] — queue strategies and timers, validated all at once.
-//! * `queue` (internal) — the waiting line and per-strategy free-agent indexes (internal).
+//! * `queue` (internal) — the waiting line and per-strategy free-agent indexes.
 //! * [`stats`] — wallboard figures and the estimated-wait formula ([`estimated_wait`]).
 //! * [`callback`] — callback requests exported and imported across restarts.
 //!
