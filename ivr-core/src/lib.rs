@@ -18,6 +18,7 @@
 //! * [`store`] — the call store: CDRs, events, transcripts, agent states, callbacks, audit.
 #![deny(unsafe_code)]
 
+pub mod acd;
 pub mod admission;
 pub mod call;
 pub mod clock;
