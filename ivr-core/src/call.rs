@@ -129,6 +129,8 @@ pub struct CallSetup {
     pub flow: Option<Flow>,
     /// Data folder (voicemail).
     pub data_dir: PathBuf,
+    /// What the call record starts with.
+    pub record: crate::store::CallStart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +163,9 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
         mut clock,
         mut flow,
         data_dir,
+        record,
     } = setup;
+    let mut answered_unix_ms: Option<i64> = None;
     let span = tracing::info_span!("call", call_id = %call_id, key = %key);
     let _enter = span.enter();
     let (rtp_sock, rtcp_sock) = match (
@@ -206,6 +210,7 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                     Some(CallEvent::Confirmed) => {
                         if state == State::Answering {
                             state = State::Talking;
+                            answered_unix_ms = Some(crate::store::now_unix_ms());
                             match &mut flow {
                                 Some(f) => f.start(&mut call.playout, &events),
                                 None => {
@@ -365,6 +370,30 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
         call: key,
         hangup: engine_hangup,
     });
+    if let Some(store) = events.store() {
+        let mut cdr = crate::store::Cdr::started(record);
+        cdr.answered_at_unix_ms = answered_unix_ms;
+        cdr.ended_at_unix_ms = Some(crate::store::now_unix_ms());
+        cdr.hangup_cause = cause.map(|(_, why)| why.to_string());
+        cdr.hangup_side = cause.map(|(by, _)| {
+            if by == "caller" {
+                crate::store::HangupSide::Caller
+            } else {
+                crate::store::HangupSide::System
+            }
+        });
+        cdr.outcome = Some(if answered_unix_ms.is_none() {
+            crate::store::Outcome::Unanswered
+        } else {
+            crate::store::Outcome::Contained
+        });
+        if let Some(f) = &flow {
+            for turn in f.record(&mut cdr) {
+                store.append_turn(turn);
+            }
+        }
+        store.finish_call(cdr);
+    }
     let answered_ms = answered_at.map(|a| (last_tick.saturating_sub(a)) * 20);
     call.finish(answered_ms.unwrap_or(0));
     drop(ports);

@@ -42,6 +42,9 @@ pub struct Config {
     /// Speech recognition, voice activity detection and barge-in.
     #[serde(default)]
     pub speech: SpeechConfig,
+    /// The call store (call detail records, events, transcripts).
+    #[serde(default)]
+    pub store: StoreConfig,
 }
 
 /// `[server]`
@@ -269,6 +272,25 @@ impl Default for SpeechConfig {
             end_silence: Duration::from_millis(500),
             min_speech: Duration::from_millis(200),
             max_utterance: Duration::from_secs(15),
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Where calls are stored: a SQLite file path (relative to the config file), a
+    /// `sqlite://PATH` URL or a `postgres://…` URL. Default: `DATA/ivr.db`.
+    pub url: Option<String>,
+}
+
+impl StoreConfig {
+    /// The store's location for a data folder.
+    pub fn location(&self, data: &Path) -> String {
+        match &self.url {
+            Some(url) => url.clone(),
+            None => data.join("ivr.db").display().to_string(),
         }
     }
 }
@@ -504,6 +526,11 @@ impl Config {
             config.demo.prompt = Some(resolve(base, p));
         }
         config.speech.pocketsphinx_model = resolve(base, &config.speech.pocketsphinx_model);
+        if let Some(url) = &config.store.url {
+            if !url.contains("://") {
+                config.store.url = Some(resolve(base, Path::new(url)).display().to_string());
+            }
+        }
         if let Some(p) = &config.speech.whisper_model {
             config.speech.whisper_model = Some(resolve(base, p));
         }

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 #[derive(Clone)]
 pub struct EventLog {
     tx: mpsc::UnboundedSender<String>,
+    store: Option<crate::store::StoreWriter>,
 }
 
 /// The writer task's handle; await [`EventWriter::finish`] after the last clone of the log is
@@ -48,11 +49,25 @@ impl EventLog {
             }
             out.flush().await
         });
-        Ok((EventLog { tx }, EventWriter { task, path }))
+        Ok((EventLog { tx, store: None }, EventWriter { task, path }))
+    }
+
+    /// Also appends every event to the call store (never waiting on it).
+    pub fn with_store(mut self, store: crate::store::StoreWriter) -> EventLog {
+        self.store = Some(store);
+        self
+    }
+
+    /// The call store, when there is one.
+    pub fn store(&self) -> Option<&crate::store::StoreWriter> {
+        self.store.as_ref()
     }
 
     /// Appends one event. `fields` must be a JSON object (other values are stored under `data`).
     pub fn emit(&self, call_id: &str, event: &str, fields: Value) {
+        if let Some(store) = &self.store {
+            store.append_event(crate::store::CallEvent::now(call_id, event, fields.clone()));
+        }
         let mut obj = Map::new();
         obj.insert("ts".into(), Value::String(timestamp(SystemTime::now())));
         obj.insert("call_id".into(), Value::String(call_id.to_string()));

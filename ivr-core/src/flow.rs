@@ -116,6 +116,8 @@ pub struct Flow {
     fallback_said: bool,
     /// The plan waits for a sensitive answer: keys are not logged.
     sensitive_input: bool,
+    /// How the plan ended the conversation, for the call record.
+    ended_as: Option<Ending>,
 }
 
 impl Flow {
@@ -148,6 +150,7 @@ impl Flow {
             hearing,
             fallback_said: false,
             sensitive_input: false,
+            ended_as: None,
         }
     }
 
@@ -316,6 +319,9 @@ impl Flow {
                 return Next::Continue;
             }
         }
+        if self.ending.is_some() {
+            self.ended_as.clone_from(&self.ending);
+        }
         match self.ending.take() {
             Some(Ending::Queue(queue)) => {
                 // Hold audio until the caller hangs up (the queue keeps them; nothing else ends it).
@@ -449,6 +455,70 @@ impl Flow {
 }
 
 impl Flow {
+    /// Fills the call record from the conversation (path, intents, slots, where it went) and
+    /// returns its transcript, redacted: sensitive slots are already masked by the dial plan,
+    /// and card, ID, phone and account numbers said in free speech are masked here.
+    pub fn record(&self, cdr: &mut crate::store::Cdr) -> Vec<crate::store::Turn> {
+        use crate::store::{IntentScore, Outcome, SlotValue, Speaker, Turn};
+        use ivr_dialplans::interpreter::Who;
+        let handoff = self.session.handoff();
+        let mut redactor = crate::privacy::redact::Redactor::new(Default::default());
+        // Sensitive answers are masked wherever else they turn up (said again, read back).
+        let secrets: Vec<String> = handoff
+            .slots
+            .keys()
+            .filter(|k| self.session.is_sensitive(k))
+            .filter_map(|k| self.session.slot(k))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect();
+        redactor.redact_values(&secrets);
+        cdr.node_path = handoff.path.clone();
+        cdr.intents = handoff
+            .intents
+            .iter()
+            .map(|(name, score)| IntentScore {
+                name: name.clone(),
+                score: *score,
+            })
+            .collect();
+        cdr.slots = handoff
+            .slots
+            .iter()
+            .map(|(name, v)| {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                SlotValue {
+                    name: name.clone(),
+                    value: redactor.redact(&text).into_owned(),
+                    sensitive: self.session.is_sensitive(name),
+                }
+            })
+            .collect();
+        match &self.ended_as {
+            Some(Ending::Queue(q)) => {
+                cdr.outcome = Some(Outcome::Transferred);
+                cdr.queue = Some(q.clone());
+            }
+            Some(Ending::Transfer(_)) => cdr.outcome = Some(Outcome::Transferred),
+            _ => {}
+        }
+        handoff
+            .transcript
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Turn {
+                call_id: cdr.call_id.clone(),
+                seq: i as u32,
+                who: match t.who {
+                    Who::Caller => Speaker::Caller,
+                    Who::Engine => Speaker::Ivr,
+                },
+                text: redactor.redact(&t.text).into_owned(),
+                node: Some(t.node.clone()),
+                at_ms: t.at_ms,
+            })
+            .collect()
+    }
+
     /// Queues synthesized speech: a place in the playout queue now, the audio when the
     /// synthesizer answers (off the call task).
     fn speak(

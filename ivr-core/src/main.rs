@@ -99,6 +99,29 @@ enum Command {
         #[arg(long)]
         rate: Option<u32>,
     },
+    /// List call records from the call store, newest first, one JSON object per line.
+    ///
+    /// Examples:
+    ///   ivr calls --store /var/lib/ivr/ivr.db --limit 20
+    ///   ivr calls --store data/ivr.db --number +15551230000 --transcript
+    #[command(verbatim_doc_comment)]
+    Calls {
+        /// The store: a SQLite file (the engine's DATA/ivr.db) or a postgres:// URL.
+        #[arg(long)]
+        store: String,
+        /// Only calls from or to this number.
+        #[arg(long)]
+        number: Option<String>,
+        /// Only calls through this queue.
+        #[arg(long)]
+        queue: Option<String>,
+        /// At most this many calls.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Include each call's (redacted) transcript and events.
+        #[arg(long)]
+        transcript: bool,
+    },
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -158,6 +181,13 @@ fn main() -> ExitCode {
             webhooks,
         } => chat(&plan, &caller, webhooks.as_deref()),
         Command::Test { files } => test(&files),
+        Command::Calls {
+            store,
+            number,
+            queue,
+            limit,
+            transcript,
+        } => calls(&store, number, queue, limit, transcript),
         Command::Say {
             text,
             output,
@@ -323,6 +353,90 @@ fn chat(path: &std::path::Path, caller: &str, webhooks: Option<&std::path::Path>
         }
     }
     ExitCode::SUCCESS
+}
+
+fn calls(
+    location: &str,
+    number: Option<String>,
+    queue: Option<String>,
+    limit: u32,
+    transcript: bool,
+) -> ExitCode {
+    use ivr_core::store::{CdrFilter, Store};
+    use serde_json::json;
+    let run = async {
+        if !location.contains("://") && !std::path::Path::new(location).is_file() {
+            return Err(format!(
+                "{location} does not exist: give the engine's DATA/ivr.db"
+            ));
+        }
+        let store = Store::open(location).await.map_err(|e| e.to_string())?;
+        let filter = CdrFilter {
+            number,
+            queue,
+            limit,
+            ..CdrFilter::default()
+        };
+        let cdrs = store
+            .query_calls(&filter)
+            .await
+            .map_err(|e| e.to_string())?;
+        for c in cdrs {
+            let mut line = json!({
+                "call_id": c.call_id,
+                "direction": c.direction.as_str(),
+                "from": c.from_number,
+                "to": c.to_number,
+                "trunk": c.trunk,
+                "started_at_unix_ms": c.started_at_unix_ms,
+                "answered_at_unix_ms": c.answered_at_unix_ms,
+                "ended_at_unix_ms": c.ended_at_unix_ms,
+                "dial_plan": c.dial_plan,
+                "dial_plan_version": c.dial_plan_version,
+                "node_path": c.node_path,
+                "intents": c.intents,
+                "slots": c.slots,
+                "outcome": c.outcome.map(|o| o.as_str()),
+                "queue": c.queue,
+                "wait_ms": c.wait_ms,
+                "agent_id": c.agent_id,
+                "talk_ms": c.talk_ms,
+                "disposition": c.disposition,
+                "hangup_cause": c.hangup_cause,
+                "hangup_side": c.hangup_side.map(|s| s.as_str()),
+            });
+            if transcript {
+                let turns = store
+                    .transcript(&c.call_id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let events = store.events(&c.call_id).await.map_err(|e| e.to_string())?;
+                line["transcript"] = turns
+                    .iter()
+                    .map(|t| json!({"who": t.who.as_str(), "text": t.text, "node": t.node, "at_ms": t.at_ms}))
+                    .collect();
+                line["events"] = events
+                    .iter()
+                    .map(|e| json!({"at_unix_ms": e.at_unix_ms, "name": e.name, "data": e.data}))
+                    .collect();
+            }
+            println!("{line}");
+        }
+        store.close().await;
+        Ok::<(), String>(())
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(run));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn say(

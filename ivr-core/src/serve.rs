@@ -13,6 +13,7 @@ use crate::events::EventLog;
 use crate::flow::{FlowServices, Tts};
 use crate::plans::{PlanRegistry, PlanSet};
 use crate::signalling::{accept_tcp, Control, Listeners, Signalling};
+use crate::store::{Store, StoreWriter, WriterConfig};
 use crate::webhook::WebhookClient;
 use ivr_speech::asr::{AsrPool, Recognizer};
 use ivr_speech::pocketsphinx::{PocketSphinx, PocketSphinxConfig};
@@ -36,6 +37,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (events, writer) = EventLog::open(&config.server.data)
         .await
         .with_context(|| format!("opening the event log in {}", config.server.data.display()))?;
+    let location = config.store.location(&config.server.data);
+    let store = Store::open(&location)
+        .await
+        .with_context(|| format!("opening the call store {location}"))?;
+    info!(store = %location, "call store open");
+    let store = StoreWriter::start(store, WriterConfig::default());
+    let events = events.with_store(store.clone());
     if config.recording.enabled {
         let dir = config.server.data.join("recordings");
         tokio::fs::create_dir_all(&dir)
@@ -96,6 +104,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     signalling.run(control_rx, call_rx).await;
     drop(events);
     writer.finish().await.context("flushing the event log")?;
+    let stats = store.shutdown().await.context("flushing the call store")?;
+    info!(?stats, "call store closed");
     Ok(())
 }
 

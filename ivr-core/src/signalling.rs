@@ -525,6 +525,26 @@ impl Signalling {
             "incoming",
             json!({"from": from_user, "to": to_user, "source": from.addr.to_string(), "transport": format!("{:?}", from.transport).to_lowercase(), "trunk": trunk_name, "plan": plan_name}),
         );
+        let record = crate::store::CallStart {
+            call_id: call_id.clone(),
+            direction: crate::store::Direction::Inbound,
+            from_number: invite
+                .from()
+                .ok()
+                .and_then(|n| n.uri.user)
+                .unwrap_or_default(),
+            to_number: dialed.clone(),
+            trunk: trunk_name.to_string(),
+            started_at_unix_ms: crate::store::now_unix_ms(),
+            dial_plan: plan_name.clone().unwrap_or_default(),
+            dial_plan_version: plan
+                .as_ref()
+                .map(|p| p.fingerprint.clone())
+                .unwrap_or_default(),
+        };
+        if let Some(store) = self.events.store() {
+            store.begin_call(record.clone());
+        }
         let recording = self.config.recording.enabled.then(|| {
             self.config
                 .server
@@ -565,6 +585,7 @@ impl Signalling {
             clock: self.clock.clone(),
             flow,
             data_dir: self.config.server.data.clone(),
+            record,
         };
         self.endpoint.ringing(now, call);
         self.calls.insert(

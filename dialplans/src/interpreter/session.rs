@@ -229,6 +229,11 @@ impl Session {
         self.vars.get(name)
     }
 
+    /// Whether `slot` holds a sensitive value (masked everywhere).
+    pub fn is_sensitive(&self, slot: &str) -> bool {
+        self.sensitive.iter().any(|n| n == slot)
+    }
+
     /// The transcript so far (sensitive values masked).
     pub fn transcript(&self) -> &[Turn] {
         &self.transcript

@@ -419,6 +419,67 @@ fn a_caller_gets_the_balance_by_keys_through_the_webhook() {
         engine.events_named("plan")[0].str("plan"),
         Some("acme-bank")
     );
+    // The keys of the account number were not logged either.
+    let keyed: Vec<_> = engine.events_named("digit");
+    assert_eq!(keyed.len(), 9, "{text}");
+    assert!(
+        keyed[1..]
+            .iter()
+            .all(|d| d.0["digit"].is_null() && d.0["masked"] == true),
+        "{text}"
+    );
+
+    // The call record in the store: who, where the call went, what was said (redacted).
+    let cdr = wait_until(secs(10), || {
+        let out = std::process::Command::new(ivr_tests::binary())
+            .args(["calls", "--transcript", "--store"])
+            .arg(engine.data_dir().join("ivr.db"))
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()?
+            .to_string();
+        let cdr: serde_json::Value = serde_json::from_str(&line).unwrap();
+        cdr["ended_at_unix_ms"].is_i64().then_some(cdr)
+    })
+    .expect("a finished call record in DATA/ivr.db");
+    let shown = cdr.to_string();
+    assert_eq!(cdr["from"], "+15551230000", "{shown}");
+    assert_eq!(cdr["dial_plan"], "acme-bank", "{shown}");
+    assert_eq!(cdr["hangup_side"], "caller", "{shown}");
+    assert!(cdr["answered_at_unix_ms"].is_i64(), "{shown}");
+    let path: Vec<&str> = cdr["node_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(
+        path.starts_with(&["main", "ask_account", "lookup_balance"]),
+        "{shown}"
+    );
+    assert_eq!(cdr["intents"][0]["name"], "balance", "{shown}");
+    let account = cdr["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "account")
+        .expect("the account slot");
+    assert_eq!(account["value"], "****6789", "{shown}");
+    assert_eq!(account["sensitive"], true, "{shown}");
+    assert!(
+        cdr["transcript"].as_array().is_some_and(|t| t.len() >= 4),
+        "{shown}"
+    );
+    assert!(
+        cdr["events"].as_array().is_some_and(|e| e.len() >= 10),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("23456789"),
+        "the account number leaked into the store:\n{shown}"
+    );
 }
 
 #[test]
