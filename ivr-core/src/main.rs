@@ -99,6 +99,39 @@ enum Command {
         #[arg(long)]
         rate: Option<u32>,
     },
+    /// Recognise speech in a WAV file with the engine's recogniser.
+    ///
+    /// Without --plan the whole vocabulary is open (dictation); with --plan and --node the
+    /// recogniser expects what that node listens for (its intents' examples, the slot it
+    /// collects, yes/no), exactly as in a call.
+    ///
+    /// Examples:
+    ///   ivr transcribe caller.wav
+    ///   ivr transcribe caller.wav --plan examples/bank.yaml --node main
+    ///   ivr transcribe digits.wav --plan examples/bank.yaml --node ask_card --format json
+    #[command(verbatim_doc_comment)]
+    Transcribe {
+        /// A WAV file (mono or stereo, any rate).
+        file: PathBuf,
+        /// The recogniser.
+        #[arg(long, value_enum, default_value = "pocketsphinx")]
+        engine: Engine,
+        /// Model: the PocketSphinx model folder or the Whisper ggml file.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// A dial plan whose node gives the grammar.
+        #[arg(long, requires = "node")]
+        plan: Option<PathBuf>,
+        /// The node of --plan.
+        #[arg(long, requires = "plan")]
+        node: Option<String>,
+        /// Language (without --plan).
+        #[arg(long, default_value = "en-US")]
+        language: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
     /// List call records from the call store, newest first, one JSON object per line.
     ///
     /// Examples:
@@ -165,6 +198,14 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    /// PocketSphinx, embedded (US English).
+    Pocketsphinx,
+    /// Whisper (a build with the `whisper` feature and a ggml model).
+    Whisper,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
     Text,
@@ -181,6 +222,15 @@ fn main() -> ExitCode {
             webhooks,
         } => chat(&plan, &caller, webhooks.as_deref()),
         Command::Test { files } => test(&files),
+        Command::Transcribe {
+            file,
+            engine,
+            model,
+            plan,
+            node,
+            language,
+            format,
+        } => transcribe(&file, engine, model, plan.zip(node), &language, format),
         Command::Calls {
             store,
             number,
@@ -353,6 +403,81 @@ fn chat(path: &std::path::Path, caller: &str, webhooks: Option<&std::path::Path>
         }
     }
     ExitCode::SUCCESS
+}
+
+fn transcribe(
+    file: &std::path::Path,
+    engine: Engine,
+    model: Option<PathBuf>,
+    plan_node: Option<(PathBuf, String)>,
+    language: &str,
+    format: Format,
+) -> ExitCode {
+    use ivr_speech::asr::{transcribe_wav, Grammar, Recognizer};
+    let grammar = match &plan_node {
+        None => Grammar::dictation(language),
+        Some((path, node)) => {
+            let plan = match ivr_dialplans::compile(path, &ivr_dialplans::FsProvider) {
+                Ok((plan, _)) => ivr_dialplans::interpreter::CompiledPlan::new(plan),
+                Err(diags) => {
+                    eprint!("{}", diags.render_human());
+                    return ExitCode::from(2);
+                }
+            };
+            let Some(n) = plan.plan().node_by_name(node) else {
+                eprintln!("error: {} has no node `{node}`", path.display());
+                return ExitCode::from(2);
+            };
+            let lang = plan.plan().language.clone();
+            let (hints, slot) = plan.speech_hints(n, &lang, false);
+            ivr_core::hearing::grammar(&lang, &hints, slot.as_ref())
+        }
+    };
+    let recognizer: Box<dyn Recognizer> = match engine {
+        Engine::Pocketsphinx => {
+            let mut config = ivr_speech::pocketsphinx::PocketSphinxConfig::default();
+            if let Some(m) = model {
+                config.model_dir = m;
+            }
+            match ivr_speech::pocketsphinx::PocketSphinx::open(config) {
+                Ok(e) => Box::new(e),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Engine::Whisper => match ivr_core::serve::whisper_recognizer(model.as_deref()) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let started = std::time::Instant::now();
+    match transcribe_wav(recognizer.as_ref(), file, &grammar) {
+        Ok(t) => {
+            match format {
+                Format::Human => println!("{}\t{:.2}", t.text, t.confidence),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "text": t.text,
+                        "confidence": t.confidence,
+                        "words": t.words.iter().map(|w| serde_json::json!({"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms})).collect::<Vec<_>>(),
+                        "engine": recognizer.name(),
+                        "elapsed_ms": started.elapsed().as_millis() as u64,
+                    })
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn calls(

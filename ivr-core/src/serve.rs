@@ -198,7 +198,17 @@ async fn start_asr(speech: &SpeechConfig) -> Option<AsrPool> {
     Some(AsrPool::start(engine, speech.workers, speech.max_streams))
 }
 
-fn whisper_engine(_: &SpeechConfig) -> Result<Arc<dyn Recognizer>, String> {
+fn whisper_engine(speech: &SpeechConfig) -> Result<Arc<dyn Recognizer>, String> {
+    whisper_recognizer(speech.whisper_model.as_deref()).map(Arc::from)
+}
+
+/// The Whisper recogniser for a model file (for `ivr serve` and `ivr transcribe`).
+pub fn whisper_recognizer(model: Option<&std::path::Path>) -> Result<Box<dyn Recognizer>, String> {
+    let Some(_model) = model else {
+        return Err(
+            "Whisper needs a ggml model file: set speech.whisper_model (or --model)".into(),
+        );
+    };
     Err("this build has no Whisper support: build with `--features whisper`".into())
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{Plan, Prompt};
+use crate::model::{Node, Plan, Prompt, SlotType, Step};
 use crate::nlu::{IntentSpec, Matcher};
 
 use super::prompts::BUILTIN_ALL;
@@ -101,6 +101,46 @@ impl CompiledPlan {
     /// The names of the global intents.
     pub fn globals(&self) -> &[String] {
         &self.globals
+    }
+
+    /// What a speech grammar should expect when `node` waits for the caller in `language`: the
+    /// phrases (yes/no for confirmations, the examples of the intents the node listens for, and
+    /// the global intents' everywhere) and the slot type (of a `collect`; yes/no for a
+    /// `confirm`). `confirming` is set while the node asks "did you mean …?".
+    pub fn speech_hints(
+        &self,
+        node: &Node,
+        language: &str,
+        confirming: bool,
+    ) -> (Vec<String>, Option<SlotType>) {
+        let plan = &self.plan;
+        let yes_no = confirming || matches!(node.step, Step::Confirm(_));
+        let mut hints: Vec<String> = if yes_no {
+            super::prompts::yes_no_hints(language)
+        } else {
+            Vec::new()
+        };
+        let local = match &node.step {
+            Step::Listen(l) => l.intents.as_slice(),
+            _ => &[],
+        };
+        let names = local
+            .iter()
+            .map(|n| n.name.as_str())
+            .chain(self.globals.iter().map(String::as_str));
+        for name in names {
+            if let Some(i) = plan.intent(name) {
+                hints.extend(i.examples_for(language, &plan.language).map(str::to_owned));
+            }
+        }
+        hints.dedup();
+        hints.truncate(200);
+        let slot = match &node.step {
+            _ if yes_no => Some(SlotType::YesNo),
+            Step::Collect(c) => Some(c.slot_type.clone()),
+            _ => None,
+        };
+        (hints, slot)
     }
 
     /// Every (text, language, voice, rate) the plan can say without variables — prompts of

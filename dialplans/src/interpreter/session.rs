@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::model::{InputOptions, Node, NodeId, Prompt, SlotType, Step};
+use crate::model::{InputOptions, Node, NodeId, Prompt, Step};
 use crate::template::Template;
 
 use super::compiled::CompiledPlan;
@@ -562,38 +562,11 @@ impl Session {
         let timeout = opts
             .and_then(|o| o.timeout)
             .unwrap_or(self.plan.plan.settings.no_input);
-        // The phrases a speech grammar should expect: yes/no for confirmations, the examples of
-        // the intents this listen matches, and the global intents (agent, repeat, …) everywhere.
-        let plan = &self.plan.plan;
-        let mut hints: Vec<String> = match (&node.step, &self.wait) {
-            (_, Wait::ConfirmIntent(_) | Wait::CollectConfirm(_) | Wait::FaqConfirm)
-            | (Step::Confirm(_), _) => super::prompts::yes_no_hints(&self.language),
-            _ => Vec::new(),
-        };
-        let local = match &node.step {
-            Step::Listen(l) => l.intents.as_slice(),
-            _ => &[],
-        };
-        let names = local
-            .iter()
-            .map(|n| n.name.as_str())
-            .chain(self.plan.globals().iter().map(String::as_str));
-        for name in names {
-            if let Some(i) = plan.intent(name) {
-                hints.extend(
-                    i.examples_for(&self.language, &plan.language)
-                        .map(str::to_owned),
-                );
-            }
-        }
-        hints.dedup();
-        hints.truncate(200);
-        let slot = match (&node.step, &self.wait) {
-            (_, Wait::ConfirmIntent(_) | Wait::CollectConfirm(_) | Wait::FaqConfirm)
-            | (Step::Confirm(_), _) => Some(SlotType::YesNo),
-            (Step::Collect(c), _) => Some(c.slot_type.clone()),
-            _ => None,
-        };
+        let confirming = matches!(
+            self.wait,
+            Wait::ConfirmIntent(_) | Wait::CollectConfirm(_) | Wait::FaqConfirm
+        );
+        let (hints, slot) = self.plan.speech_hints(node, &self.language, confirming);
         let sensitive = matches!(&node.step, Step::Collect(c) if c.sensitive);
         out.push(Action::Listen {
             mode,
