@@ -90,7 +90,10 @@ struct Counters {
 }
 
 enum Msg {
-    Open { shared: Arc<Shared>, grammar: Grammar },
+    Open {
+        shared: Arc<Shared>,
+        grammar: Grammar,
+    },
     Ready(Arc<Shared>),
 }
 

@@ -1,11 +1,9 @@
 //! Builds a JSGF grammar from a [`Grammar`]: phrases, a slot class, or both.
 //!
-//! Intent phrases become one alternative each. Callers rarely say an example word for word,
-//! so by default the grammar also has a second, weighted branch: any sequence of the phrases'
-//! words (`<free> = <word>+`). "how much money is in my account" is not an example, but its
-//! words mostly are, so the recogniser returns something close to what was said and the intent
-//! matcher ranks it, instead of forcing the nearest whole example (measured in
-//! `tests/asr_accuracy.rs`). Slot classes add their own vocabulary: spoken digits with the
+//! Intent phrases become one alternative each, optionally with a second, weighted branch: any
+//! sequence of the phrases' words (`<free> = <word>+`), for callers who do not say an example
+//! word for word. (Intent grammars use the phrase bigram of [`super::arpa`] by default, which
+//! measured better than either form; see `tests/asr_accuracy.rs`.) Slot classes add their own vocabulary: spoken digits with the
 //! slot's length bounds, yes/no with common variants, numbers, amounts, dates and times in
 //! words.
 //!
@@ -51,10 +49,41 @@ const NO: &[&str] = &[
 ];
 /// Cardinal numbers in words.
 const NUMBER_WORDS: &[&str] = &[
-    "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    "hundred", "thousand", "million", "and", "point", "a",
+    "zero",
+    "oh",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "hundred",
+    "thousand",
+    "million",
+    "and",
+    "point",
+    "a",
 ];
 /// Currency words added to numbers.
 const CURRENCY_WORDS: &[&str] = &[
@@ -62,17 +91,75 @@ const CURRENCY_WORDS: &[&str] = &[
 ];
 /// Date words added to numbers.
 const DATE_WORDS: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "first", "second", "third", "fourth", "fifth", "sixth",
-    "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth",
-    "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth",
-    "thirtieth", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    "today", "tomorrow", "yesterday", "next", "this", "the", "of", "on", "week",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+    "thirtieth",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "next",
+    "this",
+    "the",
+    "of",
+    "on",
+    "week",
 ];
 /// Time words added to numbers.
 const TIME_WORDS: &[&str] = &[
-    "o'clock", "a", "m", "p", "noon", "midnight", "half", "past", "quarter", "to", "in", "the",
-    "morning", "afternoon", "evening", "at", "around",
+    "o'clock",
+    "a",
+    "m",
+    "p",
+    "noon",
+    "midnight",
+    "half",
+    "past",
+    "quarter",
+    "to",
+    "in",
+    "the",
+    "morning",
+    "afternoon",
+    "evening",
+    "at",
+    "around",
 ];
 
 /// A grammar ready for `ps_set_jsgf_string`.
@@ -95,7 +182,10 @@ pub fn phrase_words(phrase: &str, dict: &Dictionary) -> Vec<String> {
             if dict.contains(w) {
                 out.push(w.to_string());
             } else {
-                tracing::debug!(word = w, "word not in the speech dictionary; dropped from the grammar");
+                tracing::debug!(
+                    word = w,
+                    "word not in the speech dictionary; dropped from the grammar"
+                );
             }
         }
         word.clear();
@@ -181,7 +271,12 @@ pub fn build(grammar: &Grammar, dict: &Dictionary, loop_weight: f32) -> Result<J
 
 /// Appends `<slot> = ...;` (and helper rules) for `slot`; false if the dictionary knows none
 /// of the slot's words.
-fn slot_rules(slot: SlotClass, dict: &Dictionary, rules: &mut String, words: &mut Vec<String>) -> bool {
+fn slot_rules(
+    slot: SlotClass,
+    dict: &Dictionary,
+    rules: &mut String,
+    words: &mut Vec<String>,
+) -> bool {
     let alternatives = |list: &[&str], words: &mut Vec<String>| -> String {
         let mut alts = Vec::new();
         for item in list {
@@ -294,14 +389,36 @@ mod tests {
 
     #[test]
     fn intent_grammar_has_whole_phrases_and_a_weighted_word_loop() {
-        let g = Grammar::phrases("en-US", &["check my balance", "I lost my card", "Check my balance!"]);
+        let g = Grammar::phrases(
+            "en-US",
+            &["check my balance", "I lost my card", "Check my balance!"],
+        );
         let j = build(&g, &dict(), 0.5).unwrap();
-        assert!(j.text.contains("public <utterance> = /1/ <phrase> | /0.5/ <free>;"), "{}", j.text);
-        assert!(j.text.contains("<phrase> = (check my balance) | (i lost my card);"), "{}", j.text);
-        assert!(j.text.contains("<word> = balance | card | check | i | lost | my;"), "{}", j.text);
+        assert!(
+            j.text
+                .contains("public <utterance> = /1/ <phrase> | /0.5/ <free>;"),
+            "{}",
+            j.text
+        );
+        assert!(
+            j.text
+                .contains("<phrase> = (check my balance) | (i lost my card);"),
+            "{}",
+            j.text
+        );
+        assert!(
+            j.text
+                .contains("<word> = balance | card | check | i | lost | my;"),
+            "{}",
+            j.text
+        );
         assert_eq!(j.words, ["balance", "card", "check", "i", "lost", "my"]);
         let without = build(&g, &dict(), 0.0).unwrap();
-        assert!(without.text.contains("public <utterance> = <phrase>;"), "{}", without.text);
+        assert!(
+            without.text.contains("public <utterance> = <phrase>;"),
+            "{}",
+            without.text
+        );
         assert!(!without.text.contains("<free>"));
     }
 
@@ -309,22 +426,39 @@ mod tests {
     fn digit_slot_bounds_the_number_of_digits() {
         let g = Grammar::slot("en-US", SlotClass::Digits { min: 2, max: 4 });
         let j = build(&g, &dict(), 0.5).unwrap();
-        assert!(j.text.contains("<slot> = <digit> <digit> [<digit>] [<digit>];"), "{}", j.text);
+        assert!(
+            j.text
+                .contains("<slot> = <digit> <digit> [<digit>] [<digit>];"),
+            "{}",
+            j.text
+        );
         assert!(j.text.contains("(oh)"));
         assert!(j.words.contains(&"nine".to_string()));
-        let long = build(&Grammar::slot("en", SlotClass::Digits { min: 0, max: 99 }), &dict(), 0.0).unwrap();
+        let long = build(
+            &Grammar::slot("en", SlotClass::Digits { min: 0, max: 99 }),
+            &dict(),
+            0.0,
+        )
+        .unwrap();
         assert!(long.text.contains("<slot> = <digit>+;"));
     }
 
     #[test]
     fn yes_no_keeps_only_variants_the_dictionary_knows() {
         let j = build(&Grammar::slot("en-US", SlotClass::YesNo), &dict(), 0.5).unwrap();
-        assert!(j.text.contains("<slot> = (yes) | (yeah) | (no);"), "{}", j.text);
+        assert!(
+            j.text.contains("<slot> = (yes) | (yeah) | (no);"),
+            "{}",
+            j.text
+        );
     }
 
     #[test]
     fn a_grammar_of_unknown_words_is_an_error() {
         let g = Grammar::phrases("en-US", &["frobnicate the widget"]);
-        assert!(matches!(build(&g, &dict(), 0.5), Err(AsrError::EmptyGrammar(_))));
+        assert!(matches!(
+            build(&g, &dict(), 0.5),
+            Err(AsrError::EmptyGrammar(_))
+        ));
     }
 }

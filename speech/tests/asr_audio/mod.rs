@@ -21,11 +21,31 @@ pub struct Voice {
 }
 
 /// The voices the tests use.
-pub const US_140: Voice = Voice { name: "en-us", speed: 140, snr_db: None };
-pub const US_170: Voice = Voice { name: "en-us", speed: 170, snr_db: None };
-pub const GB_140: Voice = Voice { name: "en-gb", speed: 140, snr_db: None };
-pub const GB_170: Voice = Voice { name: "en-gb", speed: 170, snr_db: None };
-pub const US_NOISY: Voice = Voice { name: "en-us", speed: 150, snr_db: Some(20.0) };
+pub const US_140: Voice = Voice {
+    name: "en-us",
+    speed: 140,
+    snr_db: None,
+};
+pub const US_170: Voice = Voice {
+    name: "en-us",
+    speed: 170,
+    snr_db: None,
+};
+pub const GB_140: Voice = Voice {
+    name: "en-gb",
+    speed: 140,
+    snr_db: None,
+};
+pub const GB_170: Voice = Voice {
+    name: "en-gb",
+    speed: 170,
+    snr_db: None,
+};
+pub const US_NOISY: Voice = Voice {
+    name: "en-us",
+    speed: 150,
+    snr_db: Some(20.0),
+};
 
 fn cache_dir() -> PathBuf {
     let dir = std::env::temp_dir().join("ivr-asr-test-audio");
@@ -35,7 +55,9 @@ fn cache_dir() -> PathBuf {
 
 /// Runs a command, panicking with its stderr if it fails (test set-up only).
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",
@@ -52,7 +74,11 @@ pub fn telephone(text: &str, voice: Voice) -> Vec<i16> {
     let dir = cache_dir();
     let tel = dir.join(format!("{key}-tel.wav"));
     if !tel.exists() {
-        let unique = format!("{key}-{}-{:?}", std::process::id(), std::thread::current().id());
+        let unique = format!(
+            "{key}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        );
         let raw = dir.join(format!("{unique}-raw.wav"));
         let ulaw = dir.join(format!("{unique}-ulaw.wav"));
         let tmp = dir.join(format!("{unique}-tel.wav"));
@@ -60,27 +86,45 @@ pub fn telephone(text: &str, voice: Voice) -> Vec<i16> {
             .args(["-v", voice.name, "-s", &voice.speed.to_string(), "-w"])
             .arg(&raw)
             .arg(text));
-        run(Command::new("sox").arg(&raw).args(["-r", "8000", "-c", "1", "-e", "u-law"]).arg(&ulaw));
-        run(Command::new("sox").arg(&ulaw).args(["-e", "signed-integer", "-b", "16"]).arg(&tmp));
+        run(Command::new("sox")
+            .arg(&raw)
+            .args(["-r", "8000", "-c", "1", "-e", "u-law"])
+            .arg(&ulaw));
+        run(Command::new("sox")
+            .arg(&ulaw)
+            .args(["-e", "signed-integer", "-b", "16"])
+            .arg(&tmp));
         std::fs::rename(&tmp, &tel).expect("rename");
         let _ = std::fs::remove_file(raw);
         let _ = std::fs::remove_file(ulaw);
     }
     let mut reader = hound::WavReader::open(&tel).expect("read telephone wav");
     assert_eq!(reader.spec().sample_rate, 8000);
-    let speech: Vec<i16> = reader.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let speech: Vec<i16> = reader
+        .samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect();
     let mut samples = vec![0i16; 1600];
     samples.extend_from_slice(&speech);
     samples.extend(std::iter::repeat_n(0, 1600));
     if let Some(snr) = voice.snr_db {
-        add_noise(&mut samples, &speech, snr, key.len() as u64 ^ speech.len() as u64);
+        add_noise(
+            &mut samples,
+            &speech,
+            snr,
+            key.len() as u64 ^ speech.len() as u64,
+        );
     }
     samples
 }
 
 /// Adds white noise `snr_db` below the RMS level of `speech` (its non-silent samples).
 fn add_noise(samples: &mut [i16], speech: &[i16], snr_db: f32, seed: u64) {
-    let active: Vec<f64> = speech.iter().filter(|s| s.unsigned_abs() > 64).map(|&s| s as f64).collect();
+    let active: Vec<f64> = speech
+        .iter()
+        .filter(|s| s.unsigned_abs() > 64)
+        .map(|&s| s as f64)
+        .collect();
     let rms = (active.iter().map(|s| s * s).sum::<f64>() / active.len().max(1) as f64).sqrt();
     let noise_rms = rms / 10f64.powf(snr_db as f64 / 20.0);
     let mut state = seed | 1;
@@ -100,7 +144,10 @@ fn add_noise(samples: &mut [i16], speech: &[i16], snr_db: f32, seed: u64) {
 
 /// 8 kHz samples as 20 ms frames (the last one padded).
 pub fn frames_8k(samples: &[i16]) -> Vec<Frame8k> {
-    samples.chunks(160).map(Frame8k::from_slice_padded).collect()
+    samples
+        .chunks(160)
+        .map(Frame8k::from_slice_padded)
+        .collect()
 }
 
 /// 8 kHz samples upsampled to 16 kHz frames as the pool does it.
