@@ -13,11 +13,11 @@ use std::fmt::Write as _;
 /// Function words callers add around the examples' words, given unigram mass only.
 pub const COMMON_WORDS: &[&str] = &[
     "i", "to", "my", "a", "the", "want", "need", "please", "can", "you", "me", "is", "on", "in",
-    "what", "how", "do", "it", "and", "of", "for", "that", "would", "like", "yes", "no", "um",
+    "what", "how", "do", "it", "and", "of", "for", "that", "would", "like", "yes", "no",
 ];
 
 /// Discount subtracted from each seen bigram count.
-const DISCOUNT: f64 = 0.5;
+const DISCOUNT: f64 = 0.2;
 /// Pseudo-count added to every unigram (so common words never seen in the phrases get some).
 const UNIGRAM_K: f64 = 0.5;
 
@@ -99,9 +99,9 @@ mod tests {
         assert!(lm.contains("ngram 1=7\n"), "{lm}");
         // Bigrams: <s> check, check my, my balance, balance </s>, <s> my, my card, card </s>.
         assert!(lm.contains("ngram 2=7\n"), "{lm}");
-        // "my" is followed by balance and card once each: (1 - 0.5) / 2 = 0.25.
+        // "my" is followed by balance and card once each: (1 - 0.2) / 2 = 0.4.
         assert!(
-            lm.contains(&format!("{:.4} my balance\n", 0.25f64.log10())),
+            lm.contains(&format!("{:.4} my balance\n", 0.4f64.log10())),
             "{lm}"
         );
         assert!(lm.contains("-99.0000 <s> "));

@@ -180,10 +180,13 @@ impl Decoder {
         }
     }
 
-    /// Starts an utterance.
+    /// Starts a new audio stream (a new caller: noise estimate and segment times start
+    /// afresh) and an utterance in it.
     pub fn start_utt(&mut self) -> Result<(), AsrError> {
-        // SAFETY: valid decoder.
-        if unsafe { ffi::ps_start_utt(self.ps.as_ptr()) } < 0 {
+        // SAFETY: valid decoder, not inside an utterance (every stream ends its utterance).
+        if unsafe { ffi::ps_start_stream(self.ps.as_ptr()) } < 0
+            || unsafe { ffi::ps_start_utt(self.ps.as_ptr()) } < 0
+        {
             return Err(AsrError::Engine("cannot start an utterance".into()));
         }
         Ok(())
@@ -223,28 +226,15 @@ impl Decoder {
         }
     }
 
-    /// The posterior probability of the best hypothesis, in 0..1.
-    pub fn posterior(&mut self) -> f64 {
-        // SAFETY: valid decoder; logmath belongs to the decoder.
-        unsafe {
-            let prob = ffi::ps_get_prob(self.ps.as_ptr());
-            let lmath = ffi::ps_get_logmath(self.ps.as_ptr());
-            if lmath.is_null() {
-                return 0.0;
-            }
-            ffi::logmath_exp(lmath, prob as c_int).clamp(0.0, 1.0)
-        }
-    }
-
-    /// Converts a score in the decoder's log base to a natural logarithm.
-    pub fn log_to_ln(&mut self, score: i32) -> f64 {
-        // SAFETY: valid decoder; logmath belongs to the decoder.
+    /// Converts a log probability in the decoder's base to a probability.
+    pub fn exp(&mut self, logp: i32) -> f64 {
+        // SAFETY: valid decoder; the logmath object belongs to it and lives as long.
         unsafe {
             let lmath = ffi::ps_get_logmath(self.ps.as_ptr());
             if lmath.is_null() {
                 return 0.0;
             }
-            ffi::logmath_log_to_ln(lmath, score as c_int)
+            ffi::logmath_exp(lmath, logp as c_int)
         }
     }
 

@@ -58,6 +58,7 @@ extern "C" {
         phones: *const c_char,
         update: c_int,
     ) -> c_int;
+    pub fn ps_start_stream(ps: *mut Decoder) -> c_int;
     pub fn ps_start_utt(ps: *mut Decoder) -> c_int;
     pub fn ps_process_raw(
         ps: *mut Decoder,
@@ -68,7 +69,6 @@ extern "C" {
     ) -> c_int;
     pub fn ps_end_utt(ps: *mut Decoder) -> c_int;
     pub fn ps_get_hyp(ps: *mut Decoder, out_best_score: *mut i32) -> *const c_char;
-    pub fn ps_get_prob(ps: *mut Decoder) -> i32;
     pub fn ps_seg_iter(ps: *mut Decoder) -> *mut Seg;
     pub fn ps_seg_next(seg: *mut Seg) -> *mut Seg;
     pub fn ps_seg_word(seg: *mut Seg) -> *const c_char;
@@ -98,5 +98,4 @@ extern "C" {
     pub fn cmd_ln_free_r(cmdln: *mut CmdLn) -> c_int;
     pub fn err_set_logfp(stream: *mut File);
     pub fn logmath_exp(lmath: *mut LogMath, logb_p: c_int) -> c_double;
-    pub fn logmath_log_to_ln(lmath: *mut LogMath, logb_p: c_int) -> c_double;
 }
