@@ -11,13 +11,14 @@ use ivr_dialplans::{Diagnostics, MemoryProvider};
 use ivr_proto::v1;
 use ivr_proto::v1::admin_service_server::AdminService;
 use serde_json::json;
-use tokio_stream::{Stream, StreamExt as _};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::audit::Auditor;
 use super::auth::principal;
 use super::convert::{self, outcome, status};
 use super::facade::{EngineControl, OriginateOrder};
+use super::stream::{forward, Stop};
 use crate::store::{CdrCursor, CdrFilter, Store};
 
 /// The admin service over the engine, the call store and the audit log.
@@ -25,15 +26,22 @@ pub struct AdminApi {
     engine: Arc<dyn EngineControl>,
     store: Option<Store>,
     audit: Auditor,
+    stop: Stop,
 }
 
 impl AdminApi {
     /// The service; without a store `QueryCalls` answers `FAILED_PRECONDITION`.
-    pub fn new(engine: Arc<dyn EngineControl>, store: Option<Store>, audit: Auditor) -> AdminApi {
+    pub(crate) fn new(
+        engine: Arc<dyn EngineControl>,
+        store: Option<Store>,
+        audit: Auditor,
+        stop: Stop,
+    ) -> AdminApi {
         AdminApi {
             engine,
             store,
             audit,
+            stop,
         }
     }
 }
@@ -243,8 +251,7 @@ impl AdminService for AdminApi {
         // The destination is a phone number: recorded only as given or not.
         self.audit.record(&who, ORIGINATE, "", details).await;
         let rx = result?;
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok);
-        Ok(Response::new(Box::pin(stream) as Self::OriginateStream))
+        Ok(Response::new(forward(rx, self.stop.clone())))
     }
 }
 

@@ -1,32 +1,31 @@
 //! `ivr.v1.AgentService`: the agent desktop. An agent acts only as itself; a supervisor or an
 //! admin may act for any agent, and such requests are recorded in the audit log.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
 use ivr_proto::v1;
 use ivr_proto::v1::agent_service_server::AgentService;
 use serde_json::json;
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 
 use super::audit::Auditor;
 use super::auth::{acting_as, principal, Principal, Role};
 use super::convert::{self, outcome, status};
 use super::facade::{AgentDesk, AgentLogin, TransferTarget};
+use super::stream::{forward, BoxStream, Stop};
 use crate::acd::{AgentId, AgentProfile, Presence, QueueName, Skill};
 
 /// The agent service over the ACD driver's desk.
 pub struct AgentApi {
     desk: Arc<dyn AgentDesk>,
     audit: Auditor,
+    stop: Stop,
 }
 
 impl AgentApi {
     /// The service.
-    pub fn new(desk: Arc<dyn AgentDesk>, audit: Auditor) -> AgentApi {
-        AgentApi { desk, audit }
+    pub(crate) fn new(desk: Arc<dyn AgentDesk>, audit: Auditor, stop: Stop) -> AgentApi {
+        AgentApi { desk, audit, stop }
     }
 
     /// Records a request made by a supervisor or admin for an agent.
@@ -88,8 +87,6 @@ fn profile(req: &v1::LoginRequest) -> Result<AgentProfile, Status> {
             .collect(),
     })
 }
-
-type EventStream = Pin<Box<dyn Stream<Item = Result<v1::AgentEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl AgentService for AgentApi {
@@ -177,7 +174,7 @@ impl AgentService for AgentApi {
         result.map(Response::new)
     }
 
-    type EventsStream = EventStream;
+    type EventsStream = BoxStream<v1::AgentEvent>;
 
     async fn events(
         &self,
@@ -193,9 +190,7 @@ impl AgentService for AgentApi {
             .map_err(status);
         self.audit_for(&who, "Events", &req.agent_id, &result).await;
         let rx = result?;
-        Ok(Response::new(
-            Box::pin(ReceiverStream::new(rx).map(Ok)) as EventStream
-        ))
+        Ok(Response::new(forward(rx, self.stop.clone())))
     }
 
     async fn accept(

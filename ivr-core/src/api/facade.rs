@@ -200,7 +200,8 @@ pub struct OriginateOrder {
 }
 
 /// Why the engine or the ACD refused an API request. Each variant maps to one gRPC status
-/// code (see `status.rs`).
+/// code (`NOT_FOUND`, `FAILED_PRECONDITION`, `INVALID_ARGUMENT`, `ALREADY_EXISTS`,
+/// `UNIMPLEMENTED`, `UNAVAILABLE`), with this message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
     /// The router refused the input.

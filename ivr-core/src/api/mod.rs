@@ -60,6 +60,7 @@ pub mod audit;
 pub mod auth;
 mod convert;
 pub mod facade;
+mod stream;
 pub mod supervisor;
 
 use std::future::Future;
@@ -174,6 +175,7 @@ pub async fn serve_on(
         }
     };
     let gate = Arc::new(auth::Gate::new(credentials, auditor.clone()));
+    let (stop_trigger, stop) = stream::Stop::new();
 
     let mut builder = Server::builder();
     if let Some(tls) = &config.tls {
@@ -192,17 +194,20 @@ pub async fn serve_on(
     let agent = gate.guard(AgentServiceServer::new(AgentApi::new(
         services.desk.clone(),
         auditor.clone(),
+        stop.clone(),
     )));
     let supervisor = gate.guard(SupervisorServiceServer::new(SupervisorApi::new(
         services.engine.clone(),
         services.desk.clone(),
         services.store.clone(),
         auditor.clone(),
+        stop.clone(),
     )));
     let admin = gate.guard(AdminServiceServer::new(AdminApi::new(
         services.engine.clone(),
         services.store.clone(),
         auditor,
+        stop,
     )));
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -239,7 +244,11 @@ pub async fn serve_on(
         .add_service(agent)
         .add_service(supervisor)
         .add_service(admin)
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            info!("gRPC API stopping: open streams are closed, requests in flight finish");
+            let _ = stop_trigger.send(true);
+        })
         .await
         .map_err(ServeError::Transport)?;
     // Tell health watchers the services are gone before the process exits.

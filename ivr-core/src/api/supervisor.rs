@@ -2,7 +2,6 @@
 //! setting agents' states. Every request is recorded in the audit log.
 
 use std::collections::{HashMap, HashSet};
-use std::pin::Pin;
 use std::sync::Arc;
 
 use ivr_proto::v1;
@@ -10,7 +9,6 @@ use ivr_proto::v1::supervisor_service_server::SupervisorService;
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::warn;
 
@@ -18,6 +16,7 @@ use super::audit::Auditor;
 use super::auth::principal;
 use super::convert::{self, outcome, status};
 use super::facade::{AgentDesk, ApiCallEvent, EngineControl, StateOrder, WallboardSnapshot};
+use super::stream::{BoxStream, Stop, STREAM_BUFFER};
 use crate::acd::{AgentId, AgentStateKind, Presence};
 use crate::store::Store;
 
@@ -27,21 +26,24 @@ pub struct SupervisorApi {
     desk: Arc<dyn AgentDesk>,
     store: Option<Store>,
     audit: Auditor,
+    stop: Stop,
 }
 
 impl SupervisorApi {
     /// The service; without a store `WatchCall` sends only what happens after the request.
-    pub fn new(
+    pub(crate) fn new(
         engine: Arc<dyn EngineControl>,
         desk: Arc<dyn AgentDesk>,
         store: Option<Store>,
         audit: Auditor,
+        stop: Stop,
     ) -> SupervisorApi {
         SupervisorApi {
             engine,
             desk,
             store,
             audit,
+            stop,
         }
     }
 }
@@ -52,11 +54,6 @@ const WATCH_CALL: &str = "ivr.v1.SupervisorService/WatchCall";
 const MONITOR: &str = "ivr.v1.SupervisorService/Monitor";
 const STOP_MONITOR: &str = "ivr.v1.SupervisorService/StopMonitor";
 const SET_AGENT_STATE: &str = "ivr.v1.SupervisorService/SetAgentState";
-
-/// Messages queued per stream before the sender waits for the client.
-const STREAM_BUFFER: usize = 64;
-
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl SupervisorService for SupervisorApi {
@@ -78,6 +75,7 @@ impl SupervisorService for SupervisorApi {
             .await;
         let mut feed = self.engine.wallboard();
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let mut stop = self.stop.clone();
         tokio::spawn(async move {
             let mut view = WallboardView::new(&req.queues, req.include_calls);
             let first = view.snapshot(&feed.borrow_and_update());
@@ -88,6 +86,10 @@ impl SupervisorService for SupervisorApi {
                 tokio::select! {
                     changed = feed.changed() => if changed.is_err() { break },
                     () = tx.closed() => break,
+                    () = stop.requested() => {
+                        let _ = tx.send(Err(Stop::status())).await;
+                        break;
+                    }
                 }
                 let update = view.update(&feed.borrow_and_update());
                 if let Some(update) = update {
@@ -321,6 +323,7 @@ impl SupervisorApi {
                 .map(|e| update(v1::call_update::Update::Event(convert::call_event(e)))),
         );
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let mut stop = self.stop.clone();
         tokio::spawn(async move {
             for u in first {
                 if tx.send(Ok(u)).await.is_err() {
@@ -338,6 +341,10 @@ impl SupervisorApi {
                 let event = tokio::select! {
                     e = live_events.recv() => e,
                     () = tx.closed() => break,
+                    () = stop.requested() => {
+                        let _ = tx.send(Err(Stop::status())).await;
+                        break;
+                    }
                 };
                 let event = match event {
                     Ok(e) => e,
