@@ -16,10 +16,12 @@
 //! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
 //! * [`store`] — the call store: CDRs, events, transcripts, agent states, callbacks, audit.
+//! * [`api`] — the gRPC API: agent, supervisor and admin services, tokens, roles, TLS.
 #![deny(unsafe_code)]
 
 pub mod acd;
 pub mod admission;
+pub mod api;
 pub mod call;
 pub mod clock;
 pub mod config;
