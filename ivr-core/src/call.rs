@@ -61,6 +61,8 @@ pub enum CallEvent {
     },
     /// Hang up now (drain timeout or second SIGTERM).
     Shutdown,
+    /// Hang up now, for this reason (an administrator's request).
+    Hangup(&'static str),
     /// Synthesized speech for a reserved place in the playout queue (`None`: it failed).
     Spoken {
         /// The place.
@@ -243,6 +245,11 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
                     Some(CallEvent::Transferred(status)) => {
                         events.emit(&call_id, "transfer_result", json!({"status": status}));
                         cause = Some(("engine", if status.is_some_and(|s| (200..300).contains(&s)) { "transfer" } else { "transfer_failed" }));
+                        engine_hangup = true;
+                        break;
+                    }
+                    Some(CallEvent::Hangup(why)) => {
+                        cause = Some(("engine", why));
                         engine_hangup = true;
                         break;
                     }

@@ -45,6 +45,9 @@ pub struct Config {
     /// The call store (call detail records, events, transcripts).
     #[serde(default)]
     pub store: StoreConfig,
+    /// The gRPC API (agents, supervisors, administrators); off without this section.
+    #[serde(default)]
+    pub api: Option<crate::api::ApiConfig>,
 }
 
 /// `[server]`
@@ -57,8 +60,6 @@ pub struct ServerConfig {
     pub plans: Option<PathBuf>,
     /// Plan for dialed numbers no plan lists (not needed when only one plan is loaded).
     pub default_plan: Option<String>,
-    /// gRPC listen address.
-    pub grpc: Option<SocketAddr>,
     /// How long active calls may continue after the first SIGTERM.
     #[serde(with = "humantime")]
     pub drain_timeout: Duration,
@@ -70,7 +71,6 @@ impl Default for ServerConfig {
             data: PathBuf::from("data"),
             plans: None,
             default_plan: None,
-            grpc: None,
             drain_timeout: Duration::from_secs(30),
         }
     }
@@ -509,9 +509,6 @@ impl Config {
         if let Some(sip) = overrides.sip {
             config.sip.listen = sip;
         }
-        if let Some(grpc) = overrides.grpc {
-            config.server.grpc = Some(grpc);
-        }
         if let Some(data) = &overrides.data {
             config.server.data = data.clone();
         } else {
@@ -526,6 +523,22 @@ impl Config {
             config.demo.prompt = Some(resolve(base, p));
         }
         config.speech.pocketsphinx_model = resolve(base, &config.speech.pocketsphinx_model);
+        if let Some(listen) = overrides.grpc {
+            match &mut config.api {
+                Some(api) => api.listen = listen,
+                None => {
+                    config.api = Some(crate::api::ApiConfig {
+                        listen,
+                        tokens: Vec::new(),
+                        tls: None,
+                    })
+                }
+            }
+        }
+        if let Some(tls) = config.api.as_mut().and_then(|a| a.tls.as_mut()) {
+            tls.cert = resolve(base, &tls.cert);
+            tls.key = resolve(base, &tls.key);
+        }
         if let Some(url) = &config.store.url {
             if !url.contains("://") {
                 config.store.url = Some(resolve(base, Path::new(url)).display().to_string());
@@ -594,6 +607,11 @@ impl Config {
         if let Some(prompt) = &self.demo.prompt {
             if !prompt.is_file() {
                 p.push(format!("demo.prompt: {} does not exist", prompt.display()));
+            }
+        }
+        if let Some(api) = &self.api {
+            if let Err(errors) = api.credentials() {
+                p.extend(errors.0.iter().map(|e| format!("api: {e}")));
             }
         }
         let sp = &self.speech;

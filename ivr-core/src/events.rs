@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 pub struct EventLog {
     tx: mpsc::UnboundedSender<String>,
     store: Option<crate::store::StoreWriter>,
+    live: Option<std::sync::Arc<crate::control::LiveCalls>>,
 }
 
 /// The writer task's handle; await [`EventWriter::finish`] after the last clone of the log is
@@ -49,12 +50,25 @@ impl EventLog {
             }
             out.flush().await
         });
-        Ok((EventLog { tx, store: None }, EventWriter { task, path }))
+        Ok((
+            EventLog {
+                tx,
+                store: None,
+                live: None,
+            },
+            EventWriter { task, path },
+        ))
     }
 
     /// Also appends every event to the call store (never waiting on it).
     pub fn with_store(mut self, store: crate::store::StoreWriter) -> EventLog {
         self.store = Some(store);
+        self
+    }
+
+    /// Also shows every event to the live-call view of the API.
+    pub fn with_live(mut self, live: std::sync::Arc<crate::control::LiveCalls>) -> EventLog {
+        self.live = Some(live);
         self
     }
 
@@ -67,6 +81,9 @@ impl EventLog {
     pub fn emit(&self, call_id: &str, event: &str, fields: Value) {
         if let Some(store) = &self.store {
             store.append_event(crate::store::CallEvent::now(call_id, event, fields.clone()));
+        }
+        if let Some(live) = &self.live {
+            live.observe(call_id, event, &fields);
         }
         let mut obj = Map::new();
         obj.insert("ts".into(), Value::String(timestamp(SystemTime::now())));

@@ -25,6 +25,7 @@ pub mod api;
 pub mod call;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod events;
 pub mod flow;
 pub mod hearing;

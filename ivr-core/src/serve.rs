@@ -42,8 +42,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the call store {location}"))?;
     info!(store = %location, "call store open");
+    let reader = store.clone();
     let store = StoreWriter::start(store, WriterConfig::default());
-    let events = events.with_store(store.clone());
+    let live = Arc::new(crate::control::LiveCalls::default());
+    let events = events.with_store(store.clone()).with_live(live.clone());
     if config.recording.enabled {
         let dir = config.server.data.join("recordings");
         tokio::fs::create_dir_all(&dir)
@@ -83,7 +85,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let signals = Signals::install().context("installing signal handlers")?;
     tokio::spawn(watch_signals(
         signals,
-        control_tx,
+        control_tx.clone(),
         plans.as_ref().map(|(r, _)| r.clone()),
     ));
     if let Some((registry, _)) = &plans {
@@ -93,15 +95,61 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(watch_plan_files(registry.clone(), seen));
     }
 
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let grpc = match &config.api {
+        Some(api) => {
+            let listener = tokio::net::TcpListener::bind(api.listen)
+                .await
+                .with_context(|| format!("binding the gRPC API on {}", api.listen))?;
+            let addr = listener.local_addr()?;
+            let audit_path = config.server.data.join("audit.jsonl");
+            let audit = tokio::task::spawn_blocking(move || {
+                crate::privacy::audit::AuditLog::open(&audit_path)
+            })
+            .await?
+            .context("opening the audit log")?;
+            let (_board, wallboard) =
+                tokio::sync::watch::channel(crate::api::WallboardSnapshot::default());
+            let engine = crate::control::Engine {
+                live: live.clone(),
+                control: control_tx.clone(),
+                plans: plans.as_ref().map(|(r, _)| r.clone()),
+                plans_dir: config.server.plans.clone(),
+                wallboard,
+            };
+            let services = crate::api::Services {
+                engine: Arc::new(engine),
+                desk: Arc::new(crate::control::NoAgents),
+                store: Some(reader),
+                audit: Some(Arc::new(audit)),
+            };
+            let api = api.clone();
+            tokio::spawn(async move {
+                let _board = _board;
+                let stopped = async {
+                    let _ = api_stopped.await;
+                };
+                if let Err(e) = crate::api::serve_on(listener, api, services, stopped).await {
+                    warn!(error = %e, "the gRPC API stopped");
+                }
+            });
+            info!(grpc = %addr, "gRPC API listening");
+            Some(addr)
+        }
+        None => None,
+    };
+
     info!(sip_udp = %udp_addr, sip_tcp = ?tcp_addr, data = %config.server.data.display(), "ready");
     let ready = serde_json::json!({
         "event": "ready",
         "sip_udp": udp_addr.to_string(),
         "sip_tcp": tcp_addr.map(|a| a.to_string()),
+        "grpc": grpc.map(|a| a.to_string()),
     });
     println!("{ready}");
 
     signalling.run(control_rx, call_rx).await;
+    let _ = stop_api.send(());
     drop(events);
     writer.finish().await.context("flushing the event log")?;
     let stats = store.shutdown().await.context("flushing the call store")?;

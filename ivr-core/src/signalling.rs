@@ -47,6 +47,13 @@ pub enum Control {
     HangupAll,
     /// SIGUSR1: print a one-line JSON snapshot of the engine's counters on stdout.
     Stats,
+    /// An administrator ends a call; the answer says whether it was in progress.
+    Hangup {
+        /// The call's SIP Call-ID.
+        call_id: String,
+        /// Whether a call had that id.
+        reply: tokio::sync::oneshot::Sender<bool>,
+    },
     /// A TCP connection opened; frames for `peer` go to `tx`.
     TcpOpened {
         /// The connection.
@@ -269,6 +276,14 @@ impl Signalling {
                         self.hangup_all();
                     }
                     Control::Stats => println!("{}", self.stats_json()),
+                    Control::Hangup { call_id, reply } => {
+                        let found = self
+                            .calls
+                            .values()
+                            .find(|e| e.call_id == call_id)
+                            .is_some_and(|e| e.tx.send(CallEvent::Hangup("admin")).is_ok());
+                        let _ = reply.send(found);
+                    }
                     Control::TcpOpened { peer, tx } => { self.tcp_conns.insert(peer, tx); }
                     Control::TcpFrame { peer, data } => {
                         self.endpoint.handle_datagram(Instant::now(), peer, &data);

@@ -106,6 +106,8 @@ pub struct Engine {
     dir: TempDir,
     /// The UDP SIP address from the `ready` line.
     pub sip_udp: SocketAddr,
+    /// The gRPC API address from the `ready` line (when `[api]` is configured).
+    pub grpc: Option<SocketAddr>,
     /// The TCP SIP address from the `ready` line.
     pub sip_tcp: SocketAddr,
     /// The RTP port range given to this engine.
@@ -241,6 +243,7 @@ impl Engine {
             dir,
             sip_udp: SocketAddr::from(([0, 0, 0, 0], 0)),
             sip_tcp: SocketAddr::from(([0, 0, 0, 0], 0)),
+            grpc: None,
             rtp_range,
             prompt,
             stdout,
@@ -264,6 +267,10 @@ impl Engine {
                     };
                     engine.sip_udp = addr("sip_udp");
                     engine.sip_tcp = addr("sip_tcp");
+                    engine.grpc = v
+                        .get("grpc")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse().ok());
                     return engine;
                 }
                 Err(RecvTimeoutError::Timeout) => {}

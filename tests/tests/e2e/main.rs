@@ -8,6 +8,7 @@
 //! failing test's engine folder.
 //!
 //! Module index:
+//! * `api` — the gRPC API of a running engine: roles, live calls, hang-up, call records.
 //! * `baresip` — a second real client hears the prompt; stereo call recording.
 //! * `calls` — an answered call: the prompt's RTP byte for byte, the caller's RTP counted, codec
 //!   choice, TCP.
@@ -25,6 +26,7 @@
 //! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
+mod api;
 mod baresip;
 mod calls;
 mod dialogs;
