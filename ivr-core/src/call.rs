@@ -147,8 +147,16 @@ const MAX_CATCH_UP: u64 = 5;
 /// RTP packets are at most this big (G.711 20 ms = 172 bytes; allow generous senders).
 const MAX_PACKET: usize = 1500;
 
-/// Runs the call to its end.
-pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEvent>) {
+/// Runs the call to its end, its log lines in the call's span.
+pub async fn run(setup: CallSetup, commands: mpsc::UnboundedReceiver<CallEvent>) {
+    use tracing::Instrument;
+    // The span is attached to the future, not entered across awaits: a guard held over an
+    // await would leave the span current on a worker thread while other tasks run there.
+    let span = tracing::info_span!("call", call_id = %setup.call_id, key = %setup.key);
+    run_call(setup, commands).instrument(span).await;
+}
+
+async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEvent>) {
     let CallSetup {
         key,
         call_id,
@@ -168,8 +176,6 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
         record,
     } = setup;
     let mut answered_unix_ms: Option<i64> = None;
-    let span = tracing::info_span!("call", call_id = %call_id, key = %key);
-    let _enter = span.enter();
     let (rtp_sock, rtcp_sock) = match (
         ports.rtp.try_clone().and_then(UdpSocket::from_std),
         ports.rtcp.try_clone().and_then(UdpSocket::from_std),
@@ -185,7 +191,6 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
             return;
         }
     };
-    drop(_enter);
 
     let mut call = Call::new(&call_id, &media, recording.as_deref(), &events);
     let start = clock.now();
@@ -202,7 +207,6 @@ pub async fn run(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEve
     let mut digits: Vec<DigitEvent> = Vec::new();
     // Voicemail being recorded: ticks left.
     let mut voicemail: Option<(PathBuf, u64)> = None;
-    let _enter = span.enter();
 
     'call: loop {
         tokio::select! {
