@@ -1,0 +1,2 @@
+//! Whisper benchmark (placeholder during setup).
+fn main() {}
