@@ -12,6 +12,9 @@ packages=(
   baresip-core    # a second real SIP client in end-to-end tests
   libpocketsphinx-dev  # links the embedded speech recogniser
   pocketsphinx-en-us   # its US English acoustic model, dictionary and language model
+  cmake           # builds whisper.cpp for the optional `whisper` feature of ivr-speech
+  g++             # compiles whisper.cpp (same feature)
+  libclang-dev    # bindgen, for whisper.cpp's bindings (same feature)
 )
 
 missing=()

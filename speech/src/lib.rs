@@ -27,3 +27,5 @@ pub mod pocketsphinx;
 pub mod sentiment;
 pub mod tts;
 pub mod vad;
+#[cfg(feature = "whisper")]
+pub mod whisper;
