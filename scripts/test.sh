@@ -21,7 +21,13 @@ echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   # nextest does not run doctests; run them first so the summary below is the last word.
   cargo test --workspace --doc --quiet
+  # The Whisper engine is an optional feature (it compiles whisper.cpp): its tests, with a
+  # small random-weight model they generate, run here on their own.
+  echo "== whisper (feature) tests"
+  cargo clippy --quiet -p ivr-speech --features whisper --all-targets -- -D warnings
+  cargo nextest run -p ivr-speech --features whisper --test whisper --no-fail-fast
   cargo nextest run --workspace --no-fail-fast
 else
+  cargo test -p ivr-speech --features whisper --test whisper
   cargo test --workspace --no-fail-fast
 fi

@@ -306,6 +306,12 @@ pub struct SippChild {
 }
 
 impl SippChild {
+    /// Ends SIPp at once, without a BYE (a caller whose line drops).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for SIPp to finish (killing it if it outlives its own timeout by 10 s).
     pub fn wait(mut self) -> SippRun {
         let status = loop {

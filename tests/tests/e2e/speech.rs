@@ -65,6 +65,13 @@ impl Caller {
             drop(s.wait());
         }
     }
+
+    /// Drops off the line without waiting for SIPp's hold time.
+    fn drop_off(mut self) {
+        if let Some(s) = self.sipp.take() {
+            s.kill();
+        }
+    }
 }
 
 /// Renders `text` with `ivr say` and returns its G.711 µ-law frames (what the engine's cache
@@ -122,7 +129,7 @@ fn a_caller_talks_over_the_welcome_and_reaches_the_card_menu_by_voice() {
     caller.hear_out();
     caller.say("yes");
     engine.wait_event("node", secs(10), |e| e.str("node") == Some("block_card"));
-    caller.hang_up();
+    caller.drop_off();
 }
 
 #[test]
@@ -176,7 +183,7 @@ fn what_the_caller_hears_is_the_synthesized_reply() {
         "the caller did not hear the synthesized question: correlation {same:.2} with it, {other:.2} with another sentence ({} frames heard)",
         reply.len()
     );
-    caller.hang_up();
+    caller.drop_off();
 }
 
 #[test]
@@ -226,4 +233,54 @@ nodes:
     );
     engine.wait_event("hangup", secs(10), |e| e.str("by") == Some("engine"));
     caller.hang_up();
+}
+
+#[test]
+fn a_caller_the_plan_cannot_understand_reaches_a_person_after_two_tries() {
+    let (_dir, plans) = bank_plan();
+    let engine = Engine::start(EngineOptions {
+        plans: Some(plans),
+        ..EngineOptions::default()
+    });
+    let mut caller = Caller::call(&engine, secs(90));
+    // The caller talks about something else; when the engine guesses ("did you mean …?"), they
+    // say no. The plan must give up on them and hand them over, not loop.
+    let nonsense = [
+        "the weather is lovely today",
+        "my grandmother grows tomatoes",
+        "purple elephants dance slowly",
+        "the train was late again",
+    ];
+    for said in nonsense {
+        caller.hear_out();
+        if !engine.events_named("escalation").is_empty() {
+            break;
+        }
+        let guessed = engine
+            .events()
+            .iter()
+            .rev()
+            .find(|e| matches!(e.name(), "did_you_mean" | "no_match" | "no_input"))
+            .is_some_and(|e| e.name() == "did_you_mean");
+        caller.say(if guessed { "no" } else { said });
+    }
+    let esc = engine.wait_event("escalation", secs(15), |_| true);
+    assert_eq!(
+        esc.str("reason"),
+        Some("retries"),
+        "{}",
+        engine.events_text()
+    );
+    // The bank hands over to the support queue in opening hours and to voicemail outside them;
+    // either way, what the caller said is in the handover.
+    let handed = engine
+        .try_wait_event(secs(20), |e| {
+            e.name() == "enqueued" || e.str("node") == Some("after_hours")
+        })
+        .unwrap_or_else(|| panic!("no handover:\n{}", engine.events_text()));
+    if handed.name() == "enqueued" {
+        let transcript = handed.0["context"]["transcript"].to_string();
+        assert!(transcript.contains("weather"), "{transcript}");
+    }
+    caller.drop_off();
 }
