@@ -2,12 +2,12 @@
 //! first RTP packet of the engine's answer.
 //!
 //!   cargo build --release -p ivr-core --bin ivr
-//!   IVR_BIN=target/release/ivr cargo run --release -p ivr-tests --example reply_latency [TURNS]
+//!   IVR_BIN=target/release/ivr [END_SILENCE_MS=500] cargo run --release -p ivr-tests --example reply_latency [TURNS]
 //!
 //! Each turn is one call to the bank plan (`examples/bank.yaml`): the caller says "check my
 //! balance" (espeak-ng, 8 kHz µ-law) after the welcome, or presses 1, and the time until the
 //! account-number question starts is measured. The engine's own work is that time minus the
-//! configured end-of-speech silence (`speech.end_silence`, 500 ms by default). Prompts are
+//! configured end-of-speech silence (`speech.end_silence`, 500 ms by default; `END_SILENCE_MS`). Prompts are
 //! cached (the engine renders the plan's fixed sentences at load time). Prints p50/p95/max.
 
 use std::time::{Duration, Instant};
@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 use ivr_tests::audio::{self, FRAME};
 use ivr_tests::codec::G711;
 use ivr_tests::{workspace_root, Engine, EngineOptions, Offer, RtpPeer, Sipp};
-
-const END_SILENCE_MS: u64 = 500;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -31,7 +29,7 @@ fn turn(engine: &Engine, speech: Option<&[i16]>) -> Option<Duration> {
     let peer = RtpPeer::bind();
     let sipp = Sipp::new("call_talk", engine.sip_udp)
         .offer(&Offer::new(peer.port()))
-        .template("HOLD", "6000")
+        .template("HOLD", "60000")
         .timeout(Duration::from_secs(60))
         .spawn();
     let to = peer.engine_addr(Duration::from_secs(10));
@@ -53,7 +51,7 @@ fn turn(engine: &Engine, speech: Option<&[i16]>) -> Option<Duration> {
         }
     };
     let got = peer.wait_for(Duration::from_secs(10), |r| r.len() > before);
-    drop(sipp.wait());
+    sipp.kill();
     got.get(before).map(|r| r.at.saturating_duration_since(end))
 }
 
@@ -62,12 +60,18 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20);
+    // `speech.end_silence` for the run (the engine's default is 500 ms).
+    let end_silence_ms: u64 = std::env::var("END_SILENCE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(workspace_root().join("examples/bank.yaml")).unwrap();
     std::fs::write(dir.path().join("bank.yaml"), text).unwrap();
     let engine = Engine::start(EngineOptions {
         plans: Some(dir.path().to_path_buf()),
-        max_calls: 4,
+        max_calls: 16,
+        extra_toml: format!("[speech]\nend_silence = \"{end_silence_ms}ms\"\n"),
         ..EngineOptions::default()
     });
     let scratch = tempfile::tempdir().unwrap();
@@ -83,7 +87,7 @@ fn main() {
             .collect();
         ms.sort_by(f64::total_cmp);
         let own = if label == "speech" {
-            END_SILENCE_MS as f64
+            end_silence_ms as f64
         } else {
             0.0
         };
