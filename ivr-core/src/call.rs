@@ -121,6 +121,8 @@ pub struct CallSetup {
     pub recording: Option<PathBuf>,
     /// Latch RTP to the caller's real source.
     pub symmetric: bool,
+    /// Hang up after this long without media from the caller (zero: never).
+    pub rtp_timeout: Duration,
     /// Event log.
     pub events: EventLog,
     /// Requests to the SIP task.
@@ -168,6 +170,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
         timeout,
         recording,
         symmetric,
+        rtp_timeout,
         events,
         sip,
         mut clock,
@@ -217,6 +220,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                         if state == State::Answering {
                             state = State::Talking;
                             answered_unix_ms = Some(crate::store::now_unix_ms());
+                            call.last_rx = Instant::now();
                             match &mut flow {
                                 Some(f) => f.start(&mut call.playout, &events),
                                 None => {
@@ -280,7 +284,10 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
             }
             r = rtcp_sock.recv_from(&mut rtcp_buf) => {
                 if let Ok((n, _)) = r {
-                    let _ = call.rtcp.on_rtcp(Instant::now(), &rtcp_buf[..n]);
+                    let now = Instant::now();
+                    if call.rtcp.on_rtcp(now, &rtcp_buf[..n]).is_ok() {
+                        call.last_rx = now;
+                    }
                 }
             }
             tick = clock.next() => {
@@ -328,6 +335,16 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                     }
                 }
                 call.send_rtcp(tick.at, &rtp_sock, &rtcp_sock);
+                if state == State::Talking
+                    && !rtp_timeout.is_zero()
+                    && !call.on_hold
+                    && tick.at.saturating_duration_since(call.last_rx) >= rtp_timeout
+                {
+                    info!(seconds = rtp_timeout.as_secs(), "no media from the caller; hanging up");
+                    cause = Some(("engine", "rtp_timeout"));
+                    engine_hangup = true;
+                    break;
+                }
                 let elapsed = tick.seq - start.seq;
                 if state == State::Ringing && elapsed >= answer_ticks {
                     state = State::Answering;
@@ -472,6 +489,8 @@ struct Call<'a> {
     /// Caller audio being kept (voicemail).
     capture: Option<Vec<i16>>,
     recorder: Option<StereoRecorder>,
+    /// When media last arrived from the caller (RTP or RTCP).
+    last_rx: Instant,
     dropped_foreign: u64,
     dropped_unknown_pt: u64,
     dropped_malformed: u64,
@@ -525,6 +544,7 @@ impl<'a> Call<'a> {
             playout: PlayQueue::default(),
             capture: None,
             recorder,
+            last_rx: now,
             dropped_foreign: 0,
             dropped_unknown_pt: 0,
             dropped_malformed: 0,
@@ -587,7 +607,9 @@ impl<'a> Call<'a> {
         let (header, payload) = match rtp::parse(packet) {
             Ok(p) => p,
             Err(rtp::RtpError::Rtcp) if self.rtcp_mux => {
-                let _ = self.rtcp.on_rtcp(now, packet);
+                if self.rtcp.on_rtcp(now, packet).is_ok() {
+                    self.last_rx = now;
+                }
                 return None;
             }
             Err(_) => {
@@ -605,6 +627,7 @@ impl<'a> Call<'a> {
             }
         }
         self.latched = true;
+        self.last_rx = now;
         if Some(header.payload_type) == self.telephone_event_pt {
             self.rtcp.on_rtp_received(now, &header);
             return self

@@ -115,6 +115,10 @@ pub struct RtpConfig {
     pub port_max: u16,
     /// Latch to the source address of the caller's first RTP packet (NAT traversal).
     pub symmetric: bool,
+    /// Hang up an answered call after this long without RTP or RTCP from the caller (a caller
+    /// whose line dropped without a BYE); `0s` never does. Calls on hold are exempt.
+    #[serde(with = "humantime")]
+    pub timeout: Duration,
 }
 
 impl Default for RtpConfig {
@@ -125,6 +129,7 @@ impl Default for RtpConfig {
             port_min: 20000,
             port_max: 29999,
             symmetric: true,
+            timeout: Duration::from_secs(60),
         }
     }
 }

@@ -595,6 +595,7 @@ impl Signalling {
             timeout: self.config.demo.timeout,
             recording,
             symmetric: self.config.rtp.symmetric,
+            rtp_timeout: self.config.rtp.timeout,
             events: self.events.clone(),
             sip: self.call_tx.clone(),
             clock: self.clock.clone(),

@@ -38,6 +38,8 @@ pub struct EngineOptions {
     pub invite_rate: Option<u32>,
     /// TOML appended verbatim to the configuration.
     pub extra_toml: String,
+    /// `rtp.timeout` (hang up a call without media), when set.
+    pub rtp_timeout: Option<Duration>,
 }
 
 impl Default for EngineOptions {
@@ -53,6 +55,7 @@ impl Default for EngineOptions {
             invite_rate: None,
             plans: None,
             extra_toml: String::new(),
+            rtp_timeout: None,
         }
     }
 }
@@ -175,13 +178,17 @@ impl Engine {
         let mut config = format!(
             "[server]\ndata = {data}\ndrain_timeout = {drain}\n{plans}\n\
              [sip]\nlisten = \"127.0.0.1:0\"\nuser_agent = \"ivr-e2e\"\n\n\
-             [rtp]\nbind = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\nsymmetric = true\n\n\
+             [rtp]\nbind = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\nsymmetric = true\n{rtp_timeout}\n\
              [[trunks]]\nname = \"e2e\"\nallow = [{allow}]\n\n\
              [limits]\nmax_calls = {max_calls}\n{invite_rate}\n\
              [demo]\nprompt = {prompt}\ntimeout = {timeout}\n",
             data = toml_str(&data.to_string_lossy()),
             drain = toml_duration(opts.drain_timeout),
             min = rtp_range.0,
+            rtp_timeout = opts
+                .rtp_timeout
+                .map(|d| format!("timeout = {}\n", toml_duration(d)))
+                .unwrap_or_default(),
             max = rtp_range.1,
             allow = allow.join(", "),
             prompt = toml_str(&prompt_path.to_string_lossy()),

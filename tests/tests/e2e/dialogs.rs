@@ -140,3 +140,26 @@ fn demo_timeout_makes_the_engine_hang_up() {
         "duration_ms {d} for a 2 s timeout: {end}"
     );
 }
+
+#[test]
+fn a_caller_whose_media_stops_is_hung_up_after_the_rtp_timeout() {
+    // The caller's line drops without a BYE: no RTP, no RTCP. The engine must not keep the call
+    // (and its ports) forever.
+    let engine = Engine::start(EngineOptions {
+        demo_timeout: secs(60),
+        rtp_timeout: Some(secs(2)),
+        ..EngineOptions::default()
+    });
+    let peer = RtpPeer::bind();
+    let started = Instant::now();
+    let run = Sipp::new("call_wait_bye", engine.sip_udp)
+        .offer(&Offer::new(peer.port()))
+        .run();
+    run.assert_success();
+    assert!(
+        started.elapsed() < secs(8),
+        "the BYE came {:?} after the call started",
+        started.elapsed()
+    );
+    assert_hangup(&engine, "engine", "rtp_timeout");
+}
