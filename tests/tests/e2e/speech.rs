@@ -284,3 +284,33 @@ fn a_caller_the_plan_cannot_understand_reaches_a_person_after_two_tries() {
     }
     caller.drop_off();
 }
+
+#[test]
+fn without_a_speech_model_the_engine_starts_and_callers_use_the_keypad() {
+    let (_dir, plans) = bank_plan();
+    let engine = Engine::start(EngineOptions {
+        plans: Some(plans),
+        extra_toml: "[speech]\npocketsphinx_model = \"/nonexistent/pocketsphinx-model\"\n".into(),
+        ..EngineOptions::default()
+    });
+    // The log says what is missing and what happens instead.
+    let log = engine.stderr();
+    assert!(
+        log.contains("/nonexistent/pocketsphinx-model") && log.contains("keypad"),
+        "{log}"
+    );
+    let mut caller = Caller::call(&engine, secs(30));
+    std::thread::sleep(ms(500));
+    // Speech is not heard (no recogniser), keys are.
+    caller.say("check my balance");
+    assert!(engine.events_named("recognized").is_empty());
+    caller.peer.send_event(caller.engine_rtp, 101, 1, 6);
+    let intent = engine.wait_event("intent", secs(5), |_| true);
+    assert_eq!(
+        intent.str("name"),
+        Some("balance"),
+        "{}",
+        engine.events_text()
+    );
+    caller.drop_off();
+}
