@@ -324,10 +324,7 @@ fn plan_files(paths: &[PathBuf]) -> Vec<PathBuf> {
                 .into_iter()
                 .flatten()
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    let n = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    (n.ends_with(".yaml") || n.ends_with(".yml")) && !n.contains(".tests.")
-                })
+                .filter(|f| ivr_core::plans::is_plan_file(f))
                 .collect();
             found.sort();
             out.extend(found);

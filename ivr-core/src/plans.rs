@@ -193,13 +193,19 @@ fn plan_files(dir: &Path) -> Vec<PathBuf> {
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".tests.")
-        })
+        .filter(|p| is_plan_file(p))
         .collect();
     files.sort();
     files
+}
+
+/// Whether `path` names a dial plan (`*.yaml`/`*.yml`, not a `*.tests.yaml` test file).
+pub fn is_plan_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".tests.")
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

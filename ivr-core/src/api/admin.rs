@@ -148,13 +148,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<v1::ListCallsResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let calls: Vec<v1::CallSummary> = self
-            .engine
-            .list_calls()
-            .iter()
-            .filter(|c| convert::call_matches(c, &req.queue, &req.agent_id))
-            .map(convert::summary)
-            .collect();
+        let calls = convert::live_calls(self.engine.as_ref(), &req);
         self.audit
             .record(
                 &who,
@@ -286,10 +280,7 @@ impl AdminApi {
                     ))
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".tests.")
-                })
+                .filter(|p| crate::plans::is_plan_file(p))
                 .collect();
             files.sort();
             if files.is_empty() {

@@ -108,13 +108,7 @@ impl SupervisorService for SupervisorApi {
     ) -> Result<Response<v1::ListCallsResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let calls: Vec<v1::CallSummary> = self
-            .engine
-            .list_calls()
-            .iter()
-            .filter(|c| convert::call_matches(c, &req.queue, &req.agent_id))
-            .map(convert::summary)
-            .collect();
+        let calls = convert::live_calls(self.engine.as_ref(), &req);
         self.audit
             .record(
                 &who,
