@@ -243,6 +243,19 @@ pub(crate) fn agent_status(a: &AgentStats, snapshot: &WallboardSnapshot) -> v1::
     }
 }
 
+/// The calls in progress that a `ListCalls` request asks for.
+pub(crate) fn live_calls(
+    engine: &dyn super::EngineControl,
+    req: &v1::ListCallsRequest,
+) -> Vec<v1::CallSummary> {
+    engine
+        .list_calls()
+        .iter()
+        .filter(|c| call_matches(c, &req.queue, &req.agent_id))
+        .map(summary)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,17 +322,4 @@ mod tests {
         assert_eq!(s.time_in_state_ms, 1500);
         assert_eq!(s.state, v1::AgentState::OnCall as i32);
     }
-}
-
-/// The calls in progress that a `ListCalls` request asks for.
-pub(crate) fn live_calls(
-    engine: &dyn super::EngineControl,
-    req: &v1::ListCallsRequest,
-) -> Vec<v1::CallSummary> {
-    engine
-        .list_calls()
-        .iter()
-        .filter(|c| call_matches(c, &req.queue, &req.agent_id))
-        .map(summary)
-        .collect()
 }
