@@ -144,6 +144,10 @@ enum State {
     Talking,
 }
 
+/// The caller's side of the recording stays silent this many ticks (500 ms) after a sensitive
+/// answer.
+const SENSITIVE_TAIL_TICKS: u32 = 25;
+
 /// At most this many missed ticks are made up after a stall; beyond it the call skips ahead.
 const MAX_CATCH_UP: u64 = 5;
 /// RTP packets are at most this big (G.711 20 ms = 172 bytes; allow generous senders).
@@ -210,6 +214,8 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
     let mut digits: Vec<DigitEvent> = Vec::new();
     // Voicemail being recorded: ticks left.
     let mut voicemail: Option<(PathBuf, u64)> = None;
+    // Ticks the caller's side of the recording stays silent after a sensitive answer.
+    let mut sensitive_tail: u32 = 0;
 
     'call: loop {
         tokio::select! {
@@ -298,6 +304,15 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                 for i in 0..todo {
                     let at = tick.at - FRAME * u32::try_from(todo - 1 - i).unwrap_or(0);
                     let hear = flow.as_ref().is_some_and(Flow::wants_audio);
+                    // While the plan collects a sensitive answer the caller's side is not recorded,
+                    // nor for half a second after (the tail of the last key's tone, the end of
+                    // the last spoken digit).
+                    if flow.as_ref().is_some_and(Flow::sensitive_input) {
+                        sensitive_tail = SENSITIVE_TAIL_TICKS;
+                    } else {
+                        sensitive_tail = sensitive_tail.saturating_sub(1);
+                    }
+                    call.recording_paused = sensitive_tail > 0;
                     if let Some(ev) = call.on_tick(Tick { seq: tick.seq, at }, &rtp_sock, hear) {
                         digits.push(ev);
                     }
@@ -491,6 +506,8 @@ struct Call<'a> {
     recorder: Option<StereoRecorder>,
     /// When media last arrived from the caller (RTP or RTCP).
     last_rx: Instant,
+    /// The caller's side of the recording is silence (a sensitive answer is being given).
+    recording_paused: bool,
     dropped_foreign: u64,
     dropped_unknown_pt: u64,
     dropped_malformed: u64,
@@ -545,6 +562,7 @@ impl<'a> Call<'a> {
             capture: None,
             recorder,
             last_rx: now,
+            recording_paused: false,
             dropped_foreign: 0,
             dropped_unknown_pt: 0,
             dropped_malformed: 0,
@@ -708,7 +726,9 @@ impl<'a> Call<'a> {
             _ => None,
         };
         if let Some(rec) = &mut self.recorder {
-            let caller_pcm = caller.map(|()| &self.last_frame);
+            let caller_pcm = caller
+                .filter(|()| !self.recording_paused)
+                .map(|()| &self.last_frame);
             if let Err(e) = rec.tick(caller_pcm, self.engine_pcm.as_ref()) {
                 warn!(error = %e, "recording stopped");
                 self.recorder = None;

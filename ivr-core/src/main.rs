@@ -132,6 +132,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Check the hash chain of an audit log (DATA/audit.jsonl).
+    ///
+    /// Exit code 0 when every entry verifies, 1 when an entry was edited, deleted, inserted or
+    /// reordered (the first broken line is named), 2 when the file cannot be read.
+    ///
+    /// Examples:
+    ///   ivr audit-verify /var/lib/ivr/audit.jsonl
+    #[command(name = "audit-verify", verbatim_doc_comment)]
+    AuditVerify {
+        /// The audit log.
+        file: PathBuf,
+    },
     /// List call records from the call store, newest first, one JSON object per line.
     ///
     /// Examples:
@@ -231,6 +243,7 @@ fn main() -> ExitCode {
             language,
             format,
         } => transcribe(&file, engine, model, plan.zip(node), &language, format),
+        Command::AuditVerify { file } => audit_verify(&file),
         Command::Calls {
             store,
             number,
@@ -472,6 +485,35 @@ fn transcribe(
         }
         Err(e) => {
             eprintln!("error: {}: {e}", file.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn audit_verify(file: &std::path::Path) -> ExitCode {
+    match ivr_core::privacy::audit::verify(file) {
+        Ok(report) => match &report.first_broken {
+            None => {
+                println!(
+                    "{}: {} entries, chain intact",
+                    file.display(),
+                    report.entries
+                );
+                ExitCode::SUCCESS
+            }
+            Some(broken) => {
+                println!(
+                    "{}:{}: the chain is broken: {:?} ({} entries verified before it)",
+                    file.display(),
+                    broken.line,
+                    broken.problem,
+                    report.entries
+                );
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }

@@ -135,7 +135,34 @@ tokens = [
     });
     sipp.wait().assert_success();
     // Each administrator request was audited.
-    let audit = std::fs::read_to_string(engine.data_dir().join("audit.jsonl")).unwrap();
+    let audit_path = engine.data_dir().join("audit.jsonl");
+    let audit = std::fs::read_to_string(&audit_path).unwrap();
     assert!(audit.contains("AdminService/Hangup"), "{audit}");
     assert!(audit.contains("\"root\""), "{audit}");
+    // The chain verifies, and an edited entry is found.
+    let verify = || {
+        std::process::Command::new(ivr_tests::binary())
+            .arg("audit-verify")
+            .arg(&audit_path)
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let tampered = audit.replacen("AdminService/Hangup", "AdminService/ListCalls", 1);
+    let line = audit
+        .lines()
+        .position(|l| l.contains("AdminService/Hangup"))
+        .unwrap()
+        + 1;
+    std::fs::write(&audit_path, tampered).unwrap();
+    let bad = verify();
+    let said = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("audit.jsonl:{line}:")), "{said}");
 }

@@ -33,9 +33,14 @@ struct Caller {
 impl Caller {
     /// Calls `engine` and waits for its first RTP packet; stays on the line `hold` at most.
     fn call(engine: &Engine, hold: Duration) -> Caller {
+        Caller::call_offering(engine, hold, |port| Offer::new(port))
+    }
+
+    /// [`Caller::call`] with the SDP offer made by `offer` for the caller's RTP port.
+    fn call_offering(engine: &Engine, hold: Duration, offer: impl Fn(u16) -> Offer) -> Caller {
         let peer = RtpPeer::bind();
         let sipp = Sipp::new("call_talk", engine.sip_udp)
-            .offer(&Offer::new(peer.port()))
+            .offer(&offer(peer.port()))
             .template("HOLD", &hold.as_millis().to_string())
             .timeout(hold + secs(15))
             .spawn();
@@ -313,4 +318,55 @@ fn without_a_speech_model_the_engine_starts_and_callers_use_the_keypad() {
         engine.events_text()
     );
     caller.drop_off();
+}
+
+#[test]
+fn the_recording_has_silence_where_a_sensitive_number_was_keyed() {
+    let (_dir, plans) = bank_plan();
+    let engine = Engine::start(EngineOptions {
+        plans: Some(plans),
+        recording: true,
+        ..EngineOptions::default()
+    });
+    // No telephone-event: the keys are tones in the audio, which a recording would keep.
+    let mut caller = Caller::call_offering(&engine, secs(25), Offer::pcmu_only);
+    std::thread::sleep(ms(500));
+    let tones = |keys: &str| audio::dtmf_tones(keys, 120, 120);
+    caller
+        .peer
+        .send_audio(caller.engine_rtp, G711::Pcmu, &tones("1"));
+    engine.wait_event("intent", secs(5), |e| e.str("name") == Some("balance"));
+    caller.hear_out();
+    // The eight-digit account number: a sensitive slot.
+    caller
+        .peer
+        .send_audio(caller.engine_rtp, G711::Pcmu, &tones("23456789"));
+    let slot = engine.wait_event("slot", secs(5), |_| true);
+    assert_eq!(
+        slot.str("value"),
+        Some("****6789"),
+        "{}",
+        engine.events_text()
+    );
+    caller.hang_up();
+
+    let ended = engine.wait_event("ended", secs(10), |_| true);
+    let path = ended.str("recording").expect("a recording").to_string();
+    let mut wav = hound::WavReader::open(&path).unwrap();
+    let left: Vec<i16> = wav
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .step_by(2)
+        .collect();
+    // Bursts of sound on the caller's side: the menu key is there, the account digits are not.
+    let loud: Vec<bool> = left
+        .chunks(FRAME)
+        .map(|f| f.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / FRAME as f64 > 1e5)
+        .collect();
+    let bursts = loud.windows(2).filter(|w| !w[0] && w[1]).count()
+        + usize::from(loud.first() == Some(&true));
+    assert_eq!(
+        bursts, 1,
+        "the caller's side of the recording should hold the menu key only, not the account number"
+    );
 }
