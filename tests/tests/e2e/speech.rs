@@ -33,7 +33,7 @@ struct Caller {
 impl Caller {
     /// Calls `engine` and waits for its first RTP packet; stays on the line `hold` at most.
     fn call(engine: &Engine, hold: Duration) -> Caller {
-        Caller::call_offering(engine, hold, |port| Offer::new(port))
+        Caller::call_offering(engine, hold, Offer::new)
     }
 
     /// [`Caller::call`] with the SDP offer made by `offer` for the caller's RTP port.
