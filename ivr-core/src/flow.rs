@@ -237,10 +237,13 @@ impl Flow {
             }
         };
         let score = ivr_speech::sentiment::score(&t.text, &r.language, Some(&r.prosody)).score;
+        // What callers say in free speech may hold a card or account number: the event keeps
+        // it masked, and the answer to a sensitive question not at all.
+        let redactor = crate::privacy::redact::Redactor::new(Default::default());
         let shown = if r.sensitive {
-            "[sensitive]"
+            std::borrow::Cow::Borrowed("[sensitive]")
         } else {
-            t.text.as_str()
+            redactor.redact(&t.text)
         };
         debug!(text = %shown, confidence = t.confidence, "recognized");
         events.emit(
