@@ -54,41 +54,39 @@ impl LiveCalls {
     /// Follows one event of a call (called for every event the engine emits).
     pub fn observe(&self, call_id: &str, name: &str, fields: &Value) {
         let s = |k: &str| fields.get(k).and_then(Value::as_str);
-        let summary = {
-            let mut calls = self.lock();
-            match name {
-                "incoming" => {
-                    let call = LiveCall {
-                        call_id: call_id.to_string(),
-                        direction: Direction::Inbound,
-                        from_number: user_of(s("from")),
-                        to_number: user_of(s("to")),
-                        trunk: s("trunk").unwrap_or_default().to_string(),
-                        phase: CallPhase::InIvr,
-                        dial_plan: s("plan").unwrap_or_default().to_string(),
-                        node: String::new(),
-                        queue: None,
-                        agent_id: None,
-                        started_at_unix_ms: now_unix_ms(),
-                        answered_at_unix_ms: None,
-                        wait_ms: 0,
-                    };
-                    calls.insert(call_id.to_string(), call.clone());
-                    Some(call)
-                }
-                "answered" | "node" | "enqueued" => calls.get_mut(call_id).map(|c| {
-                    match name {
-                        "answered" => c.answered_at_unix_ms = Some(now_unix_ms()),
-                        "node" => c.node = s("node").unwrap_or_default().to_string(),
-                        _ => {
-                            c.phase = CallPhase::Queued;
-                            c.queue = s("queue").map(str::to_string);
-                        }
-                    }
-                    c.clone()
-                }),
-                _ => None,
+        // Only the events that change a call's summary take the lock.
+        let summary = match name {
+            "incoming" => {
+                let call = LiveCall {
+                    call_id: call_id.to_string(),
+                    direction: Direction::Inbound,
+                    from_number: user_of(s("from")),
+                    to_number: user_of(s("to")),
+                    trunk: s("trunk").unwrap_or_default().to_string(),
+                    phase: CallPhase::InIvr,
+                    dial_plan: s("plan").unwrap_or_default().to_string(),
+                    node: String::new(),
+                    queue: None,
+                    agent_id: None,
+                    started_at_unix_ms: now_unix_ms(),
+                    answered_at_unix_ms: None,
+                    wait_ms: 0,
+                };
+                self.lock().insert(call_id.to_string(), call.clone());
+                Some(call)
             }
+            "answered" | "node" | "enqueued" => self.lock().get_mut(call_id).map(|c| {
+                match name {
+                    "answered" => c.answered_at_unix_ms = Some(now_unix_ms()),
+                    "node" => c.node = s("node").unwrap_or_default().to_string(),
+                    _ => {
+                        c.phase = CallPhase::Queued;
+                        c.queue = s("queue").map(str::to_string);
+                    }
+                }
+                c.clone()
+            }),
+            _ => None,
         };
         let _ = self.feed.send(ApiCallEvent::Event(CallEvent::now(
             call_id,
