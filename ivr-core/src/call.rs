@@ -34,6 +34,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::bridge::AgentLeg;
 use crate::clock::{MediaClock, Tick, FRAME};
 use crate::events::EventLog;
 use crate::flow::{Ending, Flow, Next};
@@ -76,6 +77,27 @@ pub enum CallEvent {
     Transferred(Option<u16>),
     /// The recogniser finished an utterance.
     Recognized(Box<crate::flow::Recognized>),
+    /// An agent answered: relay audio between the caller and the agent's leg.
+    AgentConnected(Box<crate::center::AgentMedia>),
+    /// The agent hung up.
+    AgentHangup,
+    /// The agent left the call (transferred it to a queue): the caller waits again.
+    AgentDetached,
+    /// The agent put the caller on hold (`true`) or took them off it.
+    Hold(bool),
+    /// Where the caller stands in the queue.
+    QueuePosition {
+        /// 1 for the next caller served.
+        position: usize,
+        /// The estimated wait, if agents are staffed.
+        estimated_wait: Option<Duration>,
+    },
+    /// The queue gave up on the caller: an apology, then a message to this mailbox (or the
+    /// engine hangs up).
+    QueueFallback {
+        /// The mailbox, or `None` to hang up.
+        voicemail: Option<String>,
+    },
 }
 
 /// What a call asks of the SIP task.
@@ -135,6 +157,8 @@ pub struct CallSetup {
     pub data_dir: PathBuf,
     /// What the call record starts with.
     pub record: crate::store::CallStart,
+    /// The call center, when queues are configured.
+    pub center: Option<crate::center::Center>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +205,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
         mut flow,
         data_dir,
         record,
+        center,
     } = setup;
     let mut answered_unix_ms: Option<i64> = None;
     let (rtp_sock, rtcp_sock) = match (
@@ -216,6 +241,15 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
     let mut voicemail: Option<(PathBuf, u64)> = None;
     // Ticks the caller's side of the recording stays silent after a sensitive answer.
     let mut sensitive_tail: u32 = 0;
+    // The call center: when the caller joined a queue, the agent's leg, talk time so far.
+    let mut queued_at: Option<Instant> = None;
+    let mut queue_name: Option<String> = None;
+    let mut agent: Option<AgentLeg> = None;
+    let mut agent_id: Option<String> = None;
+    let mut answered_by_agent: Option<Instant> = None;
+    let mut talk = Duration::ZERO;
+    let mut held_by_agent = false;
+    let mut agent_buf = [0u8; MAX_PACKET];
 
     'call: loop {
         tokio::select! {
@@ -267,6 +301,57 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                         engine_hangup = true;
                         break;
                     }
+                    Some(CallEvent::AgentConnected(media)) => {
+                        let now = Instant::now();
+                        match AgentLeg::new(*media, now) {
+                            Ok(leg) => {
+                                call.playout.clear();
+                                agent_id = Some(leg.agent.clone());
+                                answered_by_agent.get_or_insert(now);
+                                held_by_agent = false;
+                                agent = Some(leg);
+                            }
+                            Err(e) => {
+                                warn!(error = %e, "cannot use the agent's RTP socket");
+                                cause = Some(("engine", "agent_media"));
+                                engine_hangup = true;
+                                break;
+                            }
+                        }
+                    }
+                    Some(CallEvent::AgentHangup) => {
+                        cause = Some(("agent", "agent_hangup"));
+                        engine_hangup = true;
+                        break;
+                    }
+                    Some(CallEvent::AgentDetached) => {
+                        if let Some(leg) = agent.take() {
+                            talk += leg.connected_at.elapsed();
+                        }
+                        held_by_agent = false;
+                        if let Some(f) = &flow {
+                            f.hold_audio(&mut call.playout);
+                        }
+                    }
+                    Some(CallEvent::Hold(on)) => {
+                        held_by_agent = on && agent.is_some();
+                        call.playout.clear();
+                        if held_by_agent {
+                            if let Some(f) = &flow {
+                                f.hold_audio(&mut call.playout);
+                            }
+                        }
+                    }
+                    Some(CallEvent::QueuePosition { position, estimated_wait }) => {
+                        if let (Some(f), None) = (&mut flow, &agent) {
+                            f.announce_position(position, estimated_wait, &mut call.playout);
+                        }
+                    }
+                    Some(CallEvent::QueueFallback { voicemail }) => {
+                        if let Some(f) = &mut flow {
+                            f.leave_queue(voicemail, &mut call.playout);
+                        }
+                    }
                     Some(CallEvent::Shutdown) | None => {
                         cause = Some(("engine", "drain"));
                         engine_hangup = true;
@@ -286,6 +371,11 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                             digits.push(ev);
                         }
                     }
+                }
+            }
+            r = AgentLeg::recv(agent.as_ref(), &mut agent_buf) => {
+                if let (Some((n, from)), Some(leg)) = (r, &mut agent) {
+                    leg.on_rtp(Instant::now(), from, &agent_buf[..n]);
                 }
             }
             r = rtcp_sock.recv_from(&mut rtcp_buf) => {
@@ -313,7 +403,8 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                         sensitive_tail = sensitive_tail.saturating_sub(1);
                     }
                     call.recording_paused = sensitive_tail > 0;
-                    if let Some(ev) = call.on_tick(Tick { seq: tick.seq, at }, &rtp_sock, hear) {
+                    let bridge = agent.as_mut().map(|leg| (leg, held_by_agent));
+                    if let Some(ev) = call.on_tick(Tick { seq: tick.seq, at }, &rtp_sock, hear, bridge) {
                         digits.push(ev);
                     }
                     if let (Some(f), true) = (&mut flow, hear) {
@@ -337,7 +428,15 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                                 call.capture = Some(Vec::new());
                                 voicemail = Some((path, ticks(max_length)));
                             }
-                            Next::End(Ending::Queue(_)) => {}
+                            Next::End(Ending::Queue(name)) => {
+                                if let Some(center) = &center {
+                                    if let Some(q) = f.queued_call() {
+                                        queued_at = Some(Instant::now());
+                                        queue_name = Some(name);
+                                        center.enqueue(q);
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -397,6 +496,15 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
         }
     }
 
+    let ended = Instant::now();
+    if let Some(leg) = &agent {
+        talk += ended.saturating_duration_since(leg.connected_at);
+        debug!(rx = leg.received, tx = leg.sent, "agent leg ended");
+    }
+    if let (Some(center), Some(_)) = (&center, queued_at) {
+        let side = cause.map(|(by, _)| hangup_side(by));
+        center.call_ended(&call_id, side, cause.map_or("cancelled", |(_, why)| why));
+    }
     if let Some((by, why)) = cause {
         info!(by, cause = why, "hangup");
         events.emit(&call_id, "hangup", json!({"by": by, "cause": why}));
@@ -418,13 +526,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
         cdr.answered_at_unix_ms = answered_unix_ms;
         cdr.ended_at_unix_ms = Some(crate::store::now_unix_ms());
         cdr.hangup_cause = cause.map(|(_, why)| why.to_string());
-        cdr.hangup_side = cause.map(|(by, _)| {
-            if by == "caller" {
-                crate::store::HangupSide::Caller
-            } else {
-                crate::store::HangupSide::System
-            }
-        });
+        cdr.hangup_side = cause.map(|(by, _)| hangup_side(by));
         cdr.outcome = Some(if answered_unix_ms.is_none() {
             crate::store::Outcome::Unanswered
         } else {
@@ -434,6 +536,16 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
             for turn in f.record(&mut cdr) {
                 store.append_turn(turn);
             }
+        }
+        if let Some(at) = queued_at {
+            let waited = answered_by_agent
+                .unwrap_or(ended)
+                .saturating_duration_since(at);
+            cdr.wait_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+            cdr.agent_id = agent_id.clone();
+            cdr.outcome = Some(crate::store::Outcome::Transferred);
+            cdr.queue = queue_name.clone();
+            cdr.talk_ms = u64::try_from(talk.as_millis()).unwrap_or(u64::MAX);
         }
         store.finish_call(cdr);
     }
@@ -471,6 +583,14 @@ async fn save_voicemail(events: &EventLog, call_id: &str, path: PathBuf, samples
         ),
         Ok(Err(e)) => warn!(error = %e, path = %path.display(), "voicemail not saved"),
         Err(e) => warn!(error = %e, "voicemail writer failed"),
+    }
+}
+
+fn hangup_side(by: &str) -> crate::store::HangupSide {
+    match by {
+        "caller" => crate::store::HangupSide::Caller,
+        "agent" => crate::store::HangupSide::Agent,
+        _ => crate::store::HangupSide::System,
     }
 }
 
@@ -663,12 +783,23 @@ impl<'a> Call<'a> {
 
     /// One media tick; `hear` asks for the caller's and the engine's audio decoded (speech
     /// recognition is listening).
-    fn on_tick(&mut self, tick: Tick, sock: &UdpSocket, hear: bool) -> Option<DigitEvent> {
+    /// With `bridge` (the agent's leg, and whether the agent holds the caller) the caller hears
+    /// the agent instead of the playout queue, and the agent hears the caller.
+    fn on_tick(
+        &mut self,
+        tick: Tick,
+        sock: &UdpSocket,
+        hear: bool,
+        bridge: Option<(&mut AgentLeg, bool)>,
+    ) -> Option<DigitEvent> {
         let now = tick.at;
         let mut digit = self.rfc4733.handle_timeout(now);
         // Caller side: one frame out of the jitter buffer.
-        let needs_pcm =
-            hear || self.inband.is_some() || self.recorder.is_some() || self.capture.is_some();
+        let needs_pcm = hear
+            || self.inband.is_some()
+            || self.recorder.is_some()
+            || self.capture.is_some()
+            || bridge.is_some();
         let caller = match self.jitter.pop(now) {
             Playout::Packet { payload, .. } => {
                 if needs_pcm && payload.len() == 160 {
@@ -696,10 +827,28 @@ impl<'a> Call<'a> {
                 }
             }
         }
+        // The agent's leg: the agent hears the caller (not while holding them), and the caller
+        // hears the agent instead of the playout queue (hold audio while held).
+        let mut agent_payload = [0u8; 160];
+        let mut from_agent = false;
+        let mut relaying = false;
+        let mut agent_leg = None;
+        if let Some((leg, held)) = bridge {
+            leg.tick(now, caller.filter(|()| !held).map(|()| &self.last_frame));
+            relaying = !held;
+            if let Some(f) = leg.frame().filter(|_| relaying) {
+                g711::encode(self.codec, f.samples(), &mut agent_payload);
+                from_agent = true;
+            }
+            agent_leg = Some(&*leg);
+        }
         // Engine side: one frame from the head of the playout queue (held calls get nothing and
         // the queue waits).
         let mut engine_frame = None;
         let frame = match self.remote {
+            Some(remote) if !self.on_hold && relaying => {
+                from_agent.then_some((&agent_payload[..], remote))
+            }
             Some(remote) if !self.on_hold => {
                 self.playout.next_frame(self.codec).map(|f| (f, remote))
             }
@@ -718,6 +867,14 @@ impl<'a> Call<'a> {
             None => self.sender.skip(160),
         }
         self.engine_pcm = match engine_frame {
+            // The agent's side is recorded as received (no second trip through the codec).
+            Some(_) if from_agent && (hear || self.recorder.is_some()) => {
+                agent_leg.and_then(AgentLeg::frame).map(|f| {
+                    let mut copy = Frame8k::silence();
+                    copy.samples_mut().copy_from_slice(f.samples());
+                    copy
+                })
+            }
             Some(p) if hear || self.recorder.is_some() => {
                 let mut f = Frame8k::silence();
                 g711::decode(self.codec, p, f.samples_mut());

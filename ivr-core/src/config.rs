@@ -48,6 +48,9 @@ pub struct Config {
     /// The gRPC API (agents, supervisors, administrators); off without this section.
     #[serde(default)]
     pub api: Option<crate::api::ApiConfig>,
+    /// Call-center queues served by agents; without it queued callers hear hold audio only.
+    #[serde(default)]
+    pub acd: Option<crate::center::AcdSection>,
 }
 
 /// `[server]`
@@ -618,6 +621,9 @@ impl Config {
             if let Err(errors) = api.credentials() {
                 p.extend(errors.0.iter().map(|e| format!("api: {e}")));
             }
+        }
+        if let Some(acd) = &self.acd {
+            p.extend(acd.problems());
         }
         let sp = &self.speech;
         if sp.workers == 0 || sp.max_streams == 0 {

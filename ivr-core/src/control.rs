@@ -75,17 +75,38 @@ impl LiveCalls {
                 self.lock().insert(call_id.to_string(), call.clone());
                 Some(call)
             }
-            "answered" | "node" | "enqueued" => self.lock().get_mut(call_id).map(|c| {
-                match name {
-                    "answered" => c.answered_at_unix_ms = Some(now_unix_ms()),
-                    "node" => c.node = s("node").unwrap_or_default().to_string(),
-                    _ => {
-                        c.phase = CallPhase::Queued;
-                        c.queue = s("queue").map(str::to_string);
+            "answered" | "node" | "enqueued" | "agent_ringing" | "agent_connected"
+            | "agent_failed" | "held" | "resumed" | "transferred" | "queue_fallback"
+            | "overflowed" => {
+                self.lock().get_mut(call_id).map(|c| {
+                    match name {
+                        "answered" => c.answered_at_unix_ms = Some(now_unix_ms()),
+                        "node" => c.node = s("node").unwrap_or_default().to_string(),
+                        "agent_ringing" => {
+                            c.phase = CallPhase::RingingAgent;
+                            c.agent_id = s("agent").map(str::to_string);
+                        }
+                        "agent_connected" => {
+                            c.phase = CallPhase::Connected;
+                            c.agent_id = s("agent").map(str::to_string);
+                            c.node.clear();
+                        }
+                        "held" => c.phase = CallPhase::Held,
+                        "resumed" => c.phase = CallPhase::Connected,
+                        "queue_fallback" => c.phase = CallPhase::InIvr,
+                        "overflowed" => c.queue = s("to").map(str::to_string),
+                        // Back in a queue: "enqueued", "agent_failed", "transferred".
+                        _ => {
+                            c.phase = CallPhase::Queued;
+                            c.agent_id = None;
+                            if let Some(q) = s("queue") {
+                                c.queue = Some(q.to_string());
+                            }
+                        }
                     }
-                }
-                c.clone()
-            }),
+                    c.clone()
+                })
+            }
             _ => None,
         };
         let _ = self.feed.send(ApiCallEvent::Event(CallEvent::now(

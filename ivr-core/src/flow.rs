@@ -118,6 +118,11 @@ pub struct Flow {
     sensitive_input: bool,
     /// How the plan ended the conversation, for the call record.
     ended_as: Option<Ending>,
+    /// Calling and called numbers.
+    caller: String,
+    called: String,
+    /// What the plan's `enqueue` asked for: priority, skills and the handoff.
+    queued: Option<(i32, Vec<String>, ivr_dialplans::interpreter::Handoff)>,
 }
 
 impl Flow {
@@ -151,6 +156,9 @@ impl Flow {
             fallback_said: false,
             sensitive_input: false,
             ended_as: None,
+            caller: caller.into(),
+            called: called.into(),
+            queued: None,
         }
     }
 
@@ -438,6 +446,8 @@ impl Flow {
                         "enqueued",
                         json!({"queue": queue, "priority": priority, "skills": skills, "context": context}),
                     );
+                    let priority = i32::try_from(priority).unwrap_or(i32::MAX);
+                    self.queued = Some((priority, skills, context));
                     self.ending = Some(Ending::Queue(queue));
                 }
                 Action::Transfer { target } => self.ending = Some(Ending::Transfer(target)),
@@ -465,16 +475,7 @@ impl Flow {
         use crate::store::{IntentScore, Outcome, SlotValue, Speaker, Turn};
         use ivr_dialplans::interpreter::Who;
         let handoff = self.session.handoff();
-        let mut redactor = crate::privacy::redact::Redactor::new(Default::default());
-        // Sensitive answers are masked wherever else they turn up (said again, read back).
-        let secrets: Vec<String> = handoff
-            .slots
-            .keys()
-            .filter(|k| self.session.is_sensitive(k))
-            .filter_map(|k| self.session.slot(k))
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-            .collect();
-        redactor.redact_values(&secrets);
+        let redactor = self.redactor(&handoff);
         cdr.node_path = handoff.path.clone();
         cdr.intents = handoff
             .intents
@@ -520,6 +521,120 @@ impl Flow {
                 at_ms: t.at_ms,
             })
             .collect()
+    }
+
+    /// Masks card, ID, phone and account numbers, and the values of sensitive slots wherever
+    /// they turn up (said again, read back).
+    fn redactor(
+        &self,
+        handoff: &ivr_dialplans::interpreter::Handoff,
+    ) -> crate::privacy::redact::Redactor {
+        let mut redactor = crate::privacy::redact::Redactor::new(Default::default());
+        let secrets: Vec<String> = handoff
+            .slots
+            .keys()
+            .filter(|k| self.session.is_sensitive(k))
+            .filter_map(|k| self.session.slot(k))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect();
+        redactor.redact_values(&secrets);
+        redactor
+    }
+
+    /// The request to queue the caller, once the plan reached its `enqueue` (with the screen
+    /// pop redacted like the call record).
+    pub fn queued_call(&self) -> Option<crate::center::QueuedCall> {
+        let (priority, skills, handoff) = self.queued.clone()?;
+        let Some(Ending::Queue(queue)) = &self.ended_as else {
+            return None;
+        };
+        let mut handoff = handoff;
+        let redactor = self.redactor(&handoff);
+        for turn in &mut handoff.transcript {
+            turn.text = redactor.redact(&turn.text).into_owned();
+        }
+        for value in handoff.slots.values_mut() {
+            if let Some(text) = value.as_str() {
+                *value = Value::String(redactor.redact(text).into_owned());
+            }
+        }
+        let sensitive = handoff
+            .slots
+            .keys()
+            .filter(|k| self.session.is_sensitive(k))
+            .cloned()
+            .collect();
+        Some(crate::center::QueuedCall {
+            call_id: self.call_id.clone(),
+            caller: self.caller.clone(),
+            called: self.called.clone(),
+            plan: self.plan.name().to_string(),
+            queue: queue.clone(),
+            priority,
+            skills,
+            handoff,
+            sensitive,
+            tx: self.tx.clone(),
+        })
+    }
+
+    /// Loops the hold audio (the caller waits for an agent, or is held by one).
+    pub fn hold_audio(&self, playout: &mut Playout) {
+        if let Some(hold) = &self.services.hold {
+            playout.push(hold.clone(), true, false);
+        }
+    }
+
+    fn chinese(&self) -> bool {
+        self.session.language().starts_with("zh")
+    }
+
+    /// Tells a waiting caller their place in line, then goes back to the hold audio.
+    pub fn announce_position(
+        &mut self,
+        position: usize,
+        estimated_wait: Option<Duration>,
+        playout: &mut Playout,
+    ) {
+        let minutes = estimated_wait.map(|w| w.as_secs().div_ceil(60).max(1));
+        let text = match (self.chinese(), minutes) {
+            (true, Some(m)) => format!("您现在排在第{position}位，预计等待约{m}分钟。"),
+            (true, None) => format!("您现在排在第{position}位，请稍候。"),
+            (false, Some(1)) => format!(
+                "You are number {position} in line. Your estimated wait is about one minute."
+            ),
+            (false, Some(m)) => format!(
+                "You are number {position} in line. Your estimated wait is about {m} minutes."
+            ),
+            (false, None) => format!("You are number {position} in line. Please hold."),
+        };
+        playout.clear();
+        let language = self.session.language().to_string();
+        self.speak(text, language, None, None, false, playout);
+        self.hold_audio(playout);
+    }
+
+    /// The queue gave up on the caller (closed, full, waited too long): an apology, then a
+    /// message to `voicemail`'s mailbox or a goodbye.
+    pub fn leave_queue(&mut self, voicemail: Option<String>, playout: &mut Playout) {
+        let text = match (self.chinese(), voicemail.is_some()) {
+            (true, true) => "抱歉，所有坐席都在忙。请在提示音后留言。",
+            (true, false) => "抱歉，所有坐席都在忙，请稍后再拨。再见。",
+            (false, true) => {
+                "Sorry, all our agents are busy. Please leave a message after the tone."
+            }
+            (false, false) => "Sorry, all our agents are busy. Please call again later. Goodbye.",
+        };
+        playout.clear();
+        let language = self.session.language().to_string();
+        self.speak(text.to_string(), language, None, None, false, playout);
+        self.ending = Some(match voicemail {
+            Some(mailbox) => Ending::Voicemail {
+                mailbox,
+                max_length: Duration::from_secs(120),
+            },
+            None => Ending::Hangup,
+        });
     }
 
     /// Queues synthesized speech: a place in the playout queue now, the audio when the

@@ -22,7 +22,9 @@
 pub mod acd;
 pub mod admission;
 pub mod api;
+mod bridge;
 pub mod call;
+pub mod center;
 pub mod clock;
 pub mod config;
 pub mod control;

@@ -16,6 +16,12 @@ pub struct RtpPorts {
     pool: Arc<Mutex<VecDeque<u16>>>,
 }
 
+impl std::fmt::Debug for RtpPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RtpPorts({})", self.port)
+    }
+}
+
 impl RtpPorts {
     /// The RTP port.
     pub fn port(&self) -> u16 {

@@ -68,6 +68,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (call_tx, call_rx) = mpsc::unbounded_channel();
     let clock = MediaClock::start();
+    let center = match &config.acd {
+        Some(section) => {
+            let (center, board) = crate::center::Center::start(
+                section.clone(),
+                control_tx.clone(),
+                events.clone(),
+                live.clone(),
+            )?;
+            info!(queues = section.queues.len(), "call center ready");
+            Some((center, board))
+        }
+        None => None,
+    };
     let signalling = Signalling::new(
         config.clone(),
         udp,
@@ -79,6 +92,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         call_tx,
         plans.clone(),
     )?;
+    let signalling = match &center {
+        Some((c, _)) => signalling.with_center(c.clone()),
+        None => signalling,
+    };
     if let Some(l) = tcp {
         tokio::spawn(accept_tcp(l, control_tx.clone()));
     }
@@ -108,8 +125,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             })
             .await?
             .context("opening the audit log")?;
-            let (_board, wallboard) =
+            let (_board, empty) =
                 tokio::sync::watch::channel(crate::api::WallboardSnapshot::default());
+            let (desk, wallboard): (Arc<dyn crate::api::AgentDesk>, _) = match &center {
+                Some((c, board)) => (Arc::new(c.clone()), board.clone()),
+                None => (Arc::new(crate::control::NoAgents), empty),
+            };
             let engine = crate::control::Engine {
                 live: live.clone(),
                 control: control_tx.clone(),
@@ -119,7 +140,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             };
             let services = crate::api::Services {
                 engine: Arc::new(engine),
-                desk: Arc::new(crate::control::NoAgents),
+                desk,
                 store: Some(reader),
                 audit: Some(Arc::new(audit)),
             };

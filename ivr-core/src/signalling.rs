@@ -73,6 +73,32 @@ pub enum Control {
         /// The connection.
         peer: Peer,
     },
+    /// Ring an agent's phone for a queued caller (the call center accepted an offer).
+    DialAgent {
+        /// The caller's call id.
+        call_id: String,
+        /// The agent.
+        agent: crate::acd::AgentId,
+        /// The agent's SIP contact.
+        contact: String,
+    },
+    /// Hang up (or cancel) the agent leg of a caller's call.
+    DropAgent {
+        /// The caller's call id.
+        call_id: String,
+    },
+}
+
+/// An INVITE the engine sent to an agent's phone.
+struct AgentLegEntry {
+    /// The caller's call id.
+    call_id: String,
+    /// The caller's call.
+    caller: CallKey,
+    agent: crate::acd::AgentId,
+    /// The leg's RTP ports, until the phone answers.
+    ports: Option<crate::ports::RtpPorts>,
+    local: LocalMedia,
 }
 
 struct CallEntry {
@@ -103,6 +129,11 @@ pub struct Signalling {
     services: Option<FlowServices>,
     /// Whether free memory was handed back since the engine last went idle.
     trimmed: bool,
+    /// The call center, when queues are configured.
+    center: Option<crate::center::Center>,
+    /// Agent legs by their SIP call, and by the caller's call id.
+    legs: HashMap<CallKey, AgentLegEntry>,
+    leg_of: HashMap<String, CallKey>,
 }
 
 /// Bound listeners, before the task starts.
@@ -186,7 +217,16 @@ impl Signalling {
             trimmed: true,
             plans,
             services,
+            center: None,
+            legs: HashMap::new(),
+            leg_of: HashMap::new(),
         })
+    }
+
+    /// Connects the call center: queued callers go to it, and it rings agents' phones.
+    pub fn with_center(mut self, center: crate::center::Center) -> Signalling {
+        self.center = Some(center);
+        self
     }
 
     /// Runs until a drain completes.
@@ -289,6 +329,8 @@ impl Signalling {
                         self.endpoint.handle_datagram(Instant::now(), peer, &data);
                     }
                     Control::TcpClosed { peer } => { self.tcp_conns.remove(&peer); }
+                    Control::DialAgent { call_id, agent, contact } => self.dial_agent(call_id, agent, &contact),
+                    Control::DropAgent { call_id } => self.drop_agent(&call_id),
                 },
                 () = &mut timer => self.endpoint.handle_timeout(Instant::now()),
             }
@@ -382,6 +424,18 @@ impl Signalling {
     }
 
     fn on_event(&mut self, ev: Event) {
+        let leg = match &ev {
+            Event::Progress { call, .. }
+            | Event::Answered { call, .. }
+            | Event::Failed { call, .. }
+            | Event::Bye { call }
+            | Event::Terminated { call, .. }
+            | Event::ReInvite { call, .. } => self.legs.contains_key(call),
+            _ => false,
+        };
+        if leg {
+            return self.on_leg_event(ev);
+        }
         match ev {
             Event::IncomingCall { call, from, invite } => self.on_invite(call, from, invite),
             Event::Confirmed { call } => self.to_call(call, CallEvent::Confirmed),
@@ -602,6 +656,7 @@ impl Signalling {
             flow,
             data_dir: self.config.server.data.clone(),
             record,
+            center: self.center.clone(),
         };
         self.endpoint.ringing(now, call);
         self.calls.insert(
@@ -636,10 +691,191 @@ impl Signalling {
             }
             CallRequest::Refer { call, target } => self.endpoint.refer(now, call, &target),
             CallRequest::Finished { call, hangup } => {
-                if self.calls.remove(&call).is_some() && hangup {
-                    self.endpoint.hangup(now, call);
+                if let Some(entry) = self.calls.remove(&call) {
+                    if hangup {
+                        self.endpoint.hangup(now, call);
+                    }
+                    self.drop_agent(&entry.call_id);
                 }
             }
+        }
+    }
+
+    /// Sends an INVITE to an agent's phone for the caller `call_id` (with an `X-Call-Id` header
+    /// naming the caller's call, for the agent's softphone or CRM).
+    fn dial_agent(&mut self, call_id: String, agent: crate::acd::AgentId, contact: &str) {
+        let now = Instant::now();
+        let fail = |s: &Self, why: &str| {
+            warn!(call_id = %call_id, agent = %agent, why, "cannot ring the agent");
+            if let Some(center) = &s.center {
+                center.leg(
+                    &call_id,
+                    agent.clone(),
+                    crate::center::LegStatus::Failed(None),
+                );
+            }
+        };
+        let Some((&caller, _)) = self.calls.iter().find(|(_, e)| e.call_id == call_id) else {
+            return fail(self, "the caller is gone");
+        };
+        let Ok(target) = Uri::parse(contact) else {
+            return fail(self, "the contact is not a SIP URI");
+        };
+        let port = target.port.unwrap_or(5060);
+        let Ok(ip) = target
+            .host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+        else {
+            return fail(self, "the contact's host must be an IP address");
+        };
+        let tcp = target.params.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("transport")
+                && v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("tcp"))
+        });
+        let peer = Peer {
+            transport: if tcp { Transport::Tcp } else { Transport::Udp },
+            addr: SocketAddr::new(ip, port),
+        };
+        let Some(ports) = self.ports.allocate() else {
+            return fail(self, "no RTP ports free");
+        };
+        let local = LocalMedia {
+            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
+            port: ports.port(),
+            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
+            telephone_event: true,
+            session_id: rand::random::<u32>().into(),
+            session_version: 1,
+        };
+        let host = self.config.sip.public_host.clone().unwrap_or_else(|| {
+            self.udp
+                .local_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default()
+        });
+        let from = match Uri::parse(&format!("sip:ivr@{host}")) {
+            Ok(uri) => NameAddr {
+                display: Some("IVR queue".into()),
+                uri,
+                params: Vec::new(),
+            },
+            Err(_) => return fail(self, "the engine's own address is not a SIP host"),
+        };
+        let params = ivr_media::sip::endpoint::InviteParams {
+            to: peer,
+            target: target.clone(),
+            from,
+            to_header: NameAddr {
+                display: None,
+                uri: target,
+                params: Vec::new(),
+            },
+            sdp: Bytes::from(sdp::offer(&local).to_string()),
+            credentials: None,
+            extra_headers: vec![("X-Call-Id".into(), call_id.clone())],
+        };
+        let key = self.endpoint.invite(now, params);
+        info!(call_id = %call_id, agent = %agent, "ringing the agent");
+        self.leg_of.insert(call_id.clone(), key);
+        self.legs.insert(
+            key,
+            AgentLegEntry {
+                call_id,
+                caller,
+                agent,
+                ports: Some(ports),
+                local,
+            },
+        );
+    }
+
+    /// Ends the agent leg of `call_id`, if any (CANCEL while ringing, BYE once answered).
+    fn drop_agent(&mut self, call_id: &str) {
+        if let Some(key) = self.leg_of.remove(call_id) {
+            self.legs.remove(&key);
+            self.endpoint.hangup(Instant::now(), key);
+        }
+    }
+
+    fn forget_leg(&mut self, key: CallKey) -> Option<AgentLegEntry> {
+        let leg = self.legs.remove(&key)?;
+        self.leg_of.remove(&leg.call_id);
+        Some(leg)
+    }
+
+    fn on_leg_event(&mut self, ev: Event) {
+        use crate::center::{AgentMedia, LegStatus};
+        let now = Instant::now();
+        match ev {
+            Event::Progress { call, .. } => {
+                if let (Some(leg), Some(center)) = (self.legs.get(&call), &self.center) {
+                    center.leg(&leg.call_id, leg.agent.clone(), LegStatus::Ringing);
+                }
+            }
+            Event::Answered { call, response } => {
+                let Some(leg) = self.legs.get_mut(&call) else {
+                    return;
+                };
+                let negotiated = std::str::from_utf8(&response.body)
+                    .ok()
+                    .and_then(|t| SessionDescription::parse(t).ok())
+                    .and_then(|answer| sdp::negotiate(&answer, &leg.local).ok());
+                let status = match (negotiated, leg.ports.take()) {
+                    (Some(media), Some(ports)) => LegStatus::Answered(Box::new(AgentMedia {
+                        agent: leg.agent.clone(),
+                        ports,
+                        media,
+                    })),
+                    _ => {
+                        warn!(call_id = %leg.call_id, "the agent's phone answered without usable SDP");
+                        self.endpoint.hangup(now, call);
+                        LegStatus::Failed(Some(488))
+                    }
+                };
+                let failed = matches!(status, LegStatus::Failed(_));
+                if let Some(center) = &self.center {
+                    center.leg(&leg.call_id, leg.agent.clone(), status);
+                }
+                if failed {
+                    self.forget_leg(call);
+                }
+            }
+            Event::Failed { call, response } => {
+                if let Some(leg) = self.forget_leg(call) {
+                    let status = response.map(|r| r.status);
+                    if let Some(center) = &self.center {
+                        center.leg(&leg.call_id, leg.agent, LegStatus::Failed(status));
+                    }
+                }
+            }
+            Event::Bye { call } | Event::Terminated { call, .. } => {
+                if let Some(leg) = self.forget_leg(call) {
+                    info!(call_id = %leg.call_id, agent = %leg.agent, "the agent hung up");
+                    self.to_call(leg.caller, CallEvent::AgentHangup);
+                }
+            }
+            Event::ReInvite { call, txn, request } => {
+                // The agent's phone changes its media (hold, a new address): answer with ours.
+                let Some(leg) = self.legs.get_mut(&call) else {
+                    return;
+                };
+                let answer = std::str::from_utf8(&request.body)
+                    .ok()
+                    .and_then(|t| SessionDescription::parse(t).ok())
+                    .and_then(|offer| {
+                        let n = sdp::negotiate(&offer, &leg.local).ok()?;
+                        Some(Bytes::from(sdp::answer(&offer, &leg.local, &n).to_string()))
+                    });
+                match answer {
+                    Some(a) => {
+                        self.endpoint
+                            .respond(now, txn, 200, &[], Some(("application/sdp", a)))
+                    }
+                    None => self.endpoint.respond(now, txn, 488, &[], None),
+                }
+            }
+            _ => {}
         }
     }
 

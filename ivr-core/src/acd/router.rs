@@ -251,6 +251,26 @@ impl<C: Clone> Acd<C> {
     /// Logs an agent in (creating them on first login) with `profile`'s skills and queues;
     /// the agent becomes available and may be offered a waiting call at once.
     pub fn login(&mut self, profile: AgentProfile, now: Instant) -> Result<(), AcdError> {
+        self.login_as(profile, None, now)
+    }
+
+    /// Logs an agent in like [`Acd::login`], but paused with `reason`: no call is offered
+    /// until the agent asks to be available (the desktop opens its event stream first).
+    pub fn login_paused(
+        &mut self,
+        profile: AgentProfile,
+        reason: String,
+        now: Instant,
+    ) -> Result<(), AcdError> {
+        self.login_as(profile, Some(reason), now)
+    }
+
+    fn login_as(
+        &mut self,
+        profile: AgentProfile,
+        paused: Option<String>,
+        now: Instant,
+    ) -> Result<(), AcdError> {
         let mut queues = Vec::with_capacity(profile.queues.len());
         for name in &profile.queues {
             let q = self.queue_idx(name)?;
@@ -299,8 +319,13 @@ impl<C: Clone> Acd<C> {
             agent.misses = 0;
             agent.logout_after_call = false;
         }
-        self.set_agent_state(a, St::Available, None, now);
-        self.route_agent(a, now);
+        match paused {
+            Some(reason) => self.set_agent_state(a, St::Paused(reason), None, now),
+            None => {
+                self.set_agent_state(a, St::Available, None, now);
+                self.route_agent(a, now);
+            }
+        }
         Ok(())
     }
 

@@ -34,6 +34,7 @@ pub(crate) fn status(e: EngineError) -> Status {
             Status::not_found(message)
         }
         EngineError::Unsupported { .. } => Status::unimplemented(message),
+        EngineError::InvalidArgument(_) => Status::invalid_argument(message),
         EngineError::ShuttingDown => Status::unavailable(message),
     }
 }

@@ -232,6 +232,9 @@ pub enum EngineError {
         /// When it arrives or what to do instead.
         when: &'static str,
     },
+    /// A request field is malformed.
+    #[error("{0}")]
+    InvalidArgument(String),
     /// The engine is stopping and takes no new work.
     #[error("the engine is shutting down; retry on another instance")]
     ShuttingDown,

@@ -80,6 +80,7 @@ pub use admin::AdminApi;
 pub use agent::AgentApi;
 pub use audit::Auditor;
 pub use auth::{ApiConfig, Principal, Role, TlsConfig, TokenConfig};
+pub(crate) use convert::agent_state as agent_state_wire;
 pub use facade::{
     AgentCard, AgentDesk, AgentLogin, ApiCallEvent, CallPhase, EngineControl, EngineError,
     LiveCall, OriginateOrder, ReloadOutcome, StateOrder, StateOutcome, TransferTarget,
