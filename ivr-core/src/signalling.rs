@@ -441,11 +441,11 @@ impl Signalling {
             Event::Confirmed { call } => self.to_call(call, CallEvent::Confirmed),
             Event::Cancelled { call } => {
                 self.to_call(call, CallEvent::Cancelled);
-                self.calls.remove(&call);
+                self.call_gone(call);
             }
             Event::Bye { call } => {
                 self.to_call(call, CallEvent::Bye);
-                self.calls.remove(&call);
+                self.call_gone(call);
             }
             Event::Terminated { call, reason } => {
                 let why = match reason {
@@ -454,7 +454,7 @@ impl Signalling {
                     _ => "terminated",
                 };
                 self.to_call(call, CallEvent::Terminated(why));
-                self.calls.remove(&call);
+                self.call_gone(call);
             }
             Event::Transferred { call, status } => {
                 self.to_call(call, CallEvent::Transferred(status))
@@ -466,6 +466,13 @@ impl Signalling {
                 warn!(status = ?status, "registration failed; retrying in 60 s")
             }
             other => debug!(event = ?other, "ignored SIP event"),
+        }
+    }
+
+    /// Forgets a caller's call whose dialog ended, with its agent leg.
+    fn call_gone(&mut self, call: CallKey) {
+        if let Some(entry) = self.calls.remove(&call) {
+            self.drop_agent(&entry.call_id);
         }
     }
 

@@ -104,6 +104,7 @@ pub struct Sipp {
     media_port: u16,
     timeout: Duration,
     port: Option<u16>,
+    rtp_echo: bool,
 }
 
 impl Sipp {
@@ -125,6 +126,7 @@ impl Sipp {
             media_port,
             timeout: Duration::from_secs(20),
             port: None,
+            rtp_echo: false,
         }
         .offer(&Offer::new(media_port))
     }
@@ -189,6 +191,13 @@ impl Sipp {
     /// SIPp's own SIP port (`-p`); a free one by default.
     pub fn local_port(mut self, port: u16) -> Sipp {
         self.port = Some(port);
+        self
+    }
+
+    /// Echoes the RTP received on SIPp's media port back to its sender (`-rtp_echo`): a phone
+    /// whose user repeats everything they hear.
+    pub fn rtp_echo(mut self) -> Sipp {
+        self.rtp_echo = true;
         self
     }
 
@@ -265,6 +274,9 @@ impl Sipp {
         }
         if let Some(r) = self.rate {
             cmd.args(["-r", &r.to_string()]);
+        }
+        if self.rtp_echo {
+            cmd.arg("-rtp_echo");
         }
         if let Some(p) = self.pause {
             cmd.args(["-d", &p.as_millis().to_string()]);

@@ -29,6 +29,7 @@
 mod api;
 mod baresip;
 mod calls;
+mod center;
 mod dialogs;
 mod dtmf;
 mod errors;

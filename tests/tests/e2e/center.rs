@@ -1,0 +1,388 @@
+//! The call center end to end: a caller keys their customer number and is queued; an agent
+//! logged in over gRPC (a real tonic client) gets the offer with the screen pop, accepts, and
+//! the engine rings the agent's phone (SIPp, answering PCMA and echoing its media) and bridges
+//! it to the caller (PCMU): the caller hears their own audio back through both legs. The
+//! supervisor's wallboard shows the caller waiting, then not; the agent wraps up; the call
+//! record names the queue, the agent, the wait, the talk time and the disposition.
+
+use std::time::{Duration, Instant};
+
+use ivr_proto::v1::admin_service_client::AdminServiceClient;
+use ivr_proto::v1::agent_event::Event as AgentEv;
+use ivr_proto::v1::agent_service_client::AgentServiceClient;
+use ivr_proto::v1::supervisor_service_client::SupervisorServiceClient;
+use ivr_proto::v1::{
+    AcceptRequest, AgentEvent, AgentState, CompleteWrapUpRequest, EventsRequest, LoginRequest,
+    QueryCallsRequest, SetStateRequest, WallboardRequest,
+};
+use ivr_tests::audio;
+use ivr_tests::codec::{self, G711};
+use ivr_tests::{ports, Engine, EngineOptions, Offer, RtpPeer, Sipp};
+use tokio::sync::mpsc;
+use tonic::metadata::MetadataValue;
+use tonic::{Code, Request, Streaming};
+
+use super::{ms, secs};
+
+const ADMIN: &str = "admin-token-0123456789";
+const SUPERVISOR: &str = "super-token-0123456789";
+const ANN: &str = "ann-token-0123456789";
+const BOB: &str = "bob-token-0123456789";
+
+const PLAN: &str = r#"
+version: 1
+name: help-desk
+language: en-US
+settings:
+  no_input: 8s
+start: customer
+nodes:
+  customer:
+    collect:
+      slot: customer
+      type: digits
+      length: 4
+      prompt: "Please key in your four digit customer number."
+    next: handover
+  handover:
+    say: "Connecting you now."
+    enqueue:
+      queue: support
+      context: [customer]
+"#;
+
+fn with_token<T>(msg: T, token: &str) -> Request<T> {
+    let mut r = Request::new(msg);
+    let v: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+    r.metadata_mut().insert("authorization", v);
+    r
+}
+
+fn engine(dir: &std::path::Path, queue_extra: &str) -> Engine {
+    std::fs::write(dir.join("help-desk.yaml"), PLAN).unwrap();
+    Engine::start(EngineOptions {
+        plans: Some(dir.to_path_buf()),
+        extra_toml: format!(
+            r#"
+[api]
+listen = "127.0.0.1:0"
+tokens = [
+  {{ token = "{ADMIN}", principal = "root", role = "admin" }},
+  {{ token = "{SUPERVISOR}", principal = "sue", role = "supervisor" }},
+  {{ token = "{ANN}", principal = "ann", role = "agent" }},
+  {{ token = "{BOB}", principal = "bob", role = "agent" }},
+]
+
+[acd]
+[[acd.queues]]
+name = "support"
+ring_timeout = "10s"
+wrap_up = "60s"
+{queue_extra}
+"#
+        ),
+        ..EngineOptions::default()
+    })
+}
+
+/// The next agent event matching `pred`, within `timeout`.
+async fn next_event(
+    events: &mut Streaming<AgentEvent>,
+    timeout: Duration,
+    pred: impl Fn(&AgentEv) -> bool,
+) -> AgentEv {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, events.message())
+            .await
+            .expect("the agent event arrives in time")
+            .expect("the event stream stays open")
+            .expect("the event stream has not ended");
+        if let Some(ev) = msg.event {
+            if pred(&ev) {
+                return ev;
+            }
+        }
+    }
+}
+
+/// Logs `agent` in with its phone at `contact` and makes it available; returns its events.
+async fn log_in(
+    grpc: std::net::SocketAddr,
+    agent: &str,
+    token: &str,
+    contact: &str,
+) -> (
+    AgentServiceClient<tonic::transport::Channel>,
+    Streaming<AgentEvent>,
+) {
+    let mut desk = AgentServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap();
+    let login = desk
+        .login(with_token(
+            LoginRequest {
+                agent_id: agent.into(),
+                sip_contact: contact.into(),
+                queues: vec!["support".into()],
+                display_name: agent.to_uppercase(),
+                ..LoginRequest::default()
+            },
+            token,
+        ))
+        .await
+        .expect("log in")
+        .into_inner();
+    assert_eq!(
+        login.state,
+        AgentState::Paused as i32,
+        "agents start paused"
+    );
+    let events = desk
+        .events(with_token(
+            EventsRequest {
+                agent_id: agent.into(),
+            },
+            token,
+        ))
+        .await
+        .expect("open the event stream")
+        .into_inner();
+    desk.set_state(with_token(
+        SetStateRequest {
+            agent_id: agent.into(),
+            state: AgentState::Available as i32,
+            reason: String::new(),
+        },
+        token,
+    ))
+    .await
+    .expect("become available");
+    (desk, events)
+}
+
+#[test]
+fn a_queued_caller_reaches_an_agent_who_sees_the_context_and_hears_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), "");
+    let grpc = engine.grpc.expect("the ready line names the gRPC address");
+
+    // The agent's phone.
+    let phone_port = ports::free_sip_port("127.0.0.1");
+    let phone = Sipp::new("agent_phone", engine.sip_udp)
+        .local_port(phone_port)
+        .template("HOLD", "60000")
+        .rtp_echo()
+        .timeout(secs(60))
+        .spawn();
+    let contact = format!("sip:ann@127.0.0.1:{phone_port}");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (mut desk, mut events) = log_in(grpc, "ann", ANN, &contact).await;
+
+        // An agent acts only as itself.
+        let denied = desk
+            .set_state(with_token(
+                SetStateRequest {
+                    agent_id: "ann".into(),
+                    state: AgentState::Available as i32,
+                    reason: String::new(),
+                },
+                BOB,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+
+        // The supervisor's wallboard: the support queue's waiting count over time.
+        let mut board = SupervisorServiceClient::connect(format!("http://{grpc}"))
+            .await
+            .unwrap()
+            .wallboard(with_token(
+                WallboardRequest {
+                    queues: vec![],
+                    include_calls: false,
+                },
+                SUPERVISOR,
+            ))
+            .await
+            .expect("open the wallboard")
+            .into_inner();
+        let (waiting_tx, mut waiting) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(update)) = board.message().await {
+                for q in update.queues.iter().filter(|q| q.queue == "support") {
+                    let _ = waiting_tx.send(q.waiting);
+                }
+            }
+        });
+        assert_eq!(waiting.recv().await, Some(0), "the snapshot shows nobody waiting");
+
+        // The caller: SIPp signals, the test's socket carries the media.
+        let mut caller = RtpPeer::bind();
+        let sipp = Sipp::new("call_talk", engine.sip_udp)
+            .offer(&Offer::new(caller.port()))
+            .template("HOLD", "12000")
+            .timeout(secs(40))
+            .spawn();
+        let engine_rtp = caller.engine_addr(secs(10));
+        for d in "4217".chars() {
+            caller.send_event(engine_rtp, 101, ivr_tests::rtp::event_code(d), 5);
+            std::thread::sleep(ms(120));
+        }
+
+        let offer = match next_event(&mut events, secs(20), |e| matches!(e, AgentEv::Offer(_))).await
+        {
+            AgentEv::Offer(o) => o,
+            _ => unreachable!(),
+        };
+        assert_eq!(offer.caller_number, "+15551230000");
+        assert_eq!(offer.dial_plan, "help-desk");
+        assert_eq!(offer.queue, "support");
+        assert_eq!(offer.node_path, vec!["customer", "handover"]);
+        assert_eq!(offer.context.get("customer").map(String::as_str), Some("4217"));
+        assert!(
+            offer
+                .slots
+                .iter()
+                .any(|s| s.name == "customer" && s.value == "4217" && !s.sensitive),
+            "{:?}",
+            offer.slots
+        );
+        assert!(
+            offer.transcript.iter().any(|t| t.text.contains("4217")),
+            "the transcript shows what the caller keyed: {:?}",
+            offer.transcript
+        );
+        assert!(offer.expires_in_ms >= 9_000, "{}", offer.expires_in_ms);
+        let deadline = Instant::now() + secs(5);
+        let mut seen = Vec::new();
+        while !seen.contains(&1) && Instant::now() < deadline {
+            if let Ok(Some(w)) = tokio::time::timeout(ms(500), waiting.recv()).await {
+                seen.push(w);
+            }
+        }
+        assert!(seen.contains(&1), "the wallboard shows the caller waiting: {seen:?}");
+
+        let accepted = desk
+            .accept(with_token(
+                AcceptRequest {
+                    agent_id: "ann".into(),
+                    offer_id: offer.offer_id.clone(),
+                },
+                ANN,
+            ))
+            .await
+            .expect("accept the offer")
+            .into_inner();
+        assert_eq!(accepted.call_id, offer.call_id);
+        next_event(&mut events, secs(10), |e| matches!(e, AgentEv::Connected(_))).await;
+        let deadline = Instant::now() + secs(5);
+        let mut last = 1;
+        while last != 0 && Instant::now() < deadline {
+            if let Ok(Some(w)) = tokio::time::timeout(ms(500), waiting.recv()).await {
+                last = w;
+            }
+        }
+        assert_eq!(last, 0, "the wallboard shows the queue empty once the agent answered");
+
+        // The caller speaks; the agent's phone echoes; the caller hears it back through the
+        // bridge (PCMU → PCMA → PCMU).
+        let scratch = tempfile::tempdir().unwrap();
+        let spoken = audio::speech_in("the quick brown fox", "en-us", 150, scratch.path());
+        let before = caller.received().len();
+        let sent_at = Instant::now();
+        caller.send_audio(engine_rtp, G711::Pcmu, &spoken);
+        let got = caller.wait_for(secs(5), |r| r.len() >= before + spoken.len() / 160 / 2);
+        let heard: Vec<i16> = got[before..]
+            .iter()
+            .filter_map(|r| r.packet.as_ref())
+            .filter(|p| p.pt == 0)
+            .flat_map(|p| codec::decode(G711::Pcmu, &p.payload))
+            .collect();
+        let c = audio::correlation(&spoken, &heard);
+        assert!(
+            c > 0.5,
+            "the caller hears their own voice back through the agent's phone (correlation {c:.2}, {} samples heard in {:?})",
+            heard.len(),
+            sent_at.elapsed()
+        );
+
+        // The caller hangs up; the agent's call ends and wrap-up starts.
+        drop(sipp.wait());
+        let ended = match next_event(&mut events, secs(30), |e| matches!(e, AgentEv::Ended(_))).await {
+            AgentEv::Ended(e) => e,
+            _ => unreachable!(),
+        };
+        assert_eq!(ended.hangup_side, "caller");
+        assert!(ended.talk_ms > 1000, "{}", ended.talk_ms);
+        next_event(&mut events, secs(5), |e| matches!(e, AgentEv::WrapUpStarted(_))).await;
+        let after = desk
+            .complete_wrap_up(with_token(
+                CompleteWrapUpRequest {
+                    agent_id: "ann".into(),
+                    call_id: offer.call_id.clone(),
+                    disposition: "resolved".into(),
+                    notes: "asked about an invoice".into(),
+                },
+                ANN,
+            ))
+            .await
+            .expect("complete the wrap-up")
+            .into_inner();
+        assert_eq!(after.state, AgentState::Available as i32);
+
+        // The record.
+        let mut admin = AdminServiceClient::connect(format!("http://{grpc}"))
+            .await
+            .unwrap();
+        let mut record = None;
+        for _ in 0..50 {
+            let page = admin
+                .query_calls(with_token(
+                    QueryCallsRequest {
+                        agent_id: "ann".into(),
+                        ..QueryCallsRequest::default()
+                    },
+                    ADMIN,
+                ))
+                .await
+                .expect("query calls")
+                .into_inner();
+            if let Some(c) = page.calls.into_iter().find(|c| !c.disposition.is_empty()) {
+                record = Some(c);
+                break;
+            }
+            tokio::time::sleep(ms(100)).await;
+        }
+        let record = record.expect("the call record with its disposition");
+        assert_eq!(record.call_id, offer.call_id);
+        assert_eq!(record.queue, "support");
+        assert_eq!(record.agent_id, "ann");
+        assert!(record.transferred && !record.contained);
+        assert!(record.wait_ms > 0 && record.wait_ms < 15_000, "{}", record.wait_ms);
+        assert!(record.talk_ms > 1000, "{}", record.talk_ms);
+        assert_eq!(record.disposition, "resolved");
+        assert_eq!(record.notes, "asked about an invoice");
+        assert_eq!(record.hangup_side, "caller");
+    });
+
+    // The agent's phone got the caller's call id, and the engine's BYE.
+    let run = phone.wait();
+    let invite = run.requests("INVITE").next().expect("the phone was rung");
+    assert!(
+        invite.header("X-Call-Id").is_some_and(|v| !v.is_empty()),
+        "{}",
+        invite.head()
+    );
+    assert!(
+        run.requests("BYE").next().is_some(),
+        "{}",
+        run.diagnostics()
+    );
+}
