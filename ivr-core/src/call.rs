@@ -343,6 +343,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                         }
                     }
                     Some(CallEvent::QueuePosition { position, estimated_wait }) => {
+                        events.emit(&call_id, "queue_position", json!({"position": position, "estimated_wait_s": estimated_wait.map(|w| w.as_secs())}));
                         if let (Some(f), None) = (&mut flow, &agent) {
                             f.announce_position(position, estimated_wait, &mut call.playout);
                         }

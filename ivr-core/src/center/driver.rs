@@ -443,6 +443,12 @@ impl Driver {
                     "queue_fallback",
                     json!({"queue": queue.as_str(), "reason": reason}),
                 );
+                // The router's CallEnded for it comes after the call is forgotten.
+                self.events.emit(
+                    &call_id,
+                    "queue_left",
+                    json!({"queue": queue.as_str(), "outcome": format!("fallback_{}", fallback_name(reason))}),
+                );
                 if let Some(slot) = self.forget(&call_id) {
                     let _ = slot.tx.send(CallEvent::QueueFallback { voicemail });
                 }

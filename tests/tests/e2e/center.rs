@@ -58,7 +58,8 @@ fn with_token<T>(msg: T, token: &str) -> Request<T> {
     r
 }
 
-fn engine(dir: &std::path::Path, queue_extra: &str) -> Engine {
+/// An engine running the help-desk plan, with `acd` settings and the `support` queue's.
+fn engine(dir: &std::path::Path, acd: &str, queue: &str) -> Engine {
     std::fs::write(dir.join("help-desk.yaml"), PLAN).unwrap();
     Engine::start(EngineOptions {
         plans: Some(dir.to_path_buf()),
@@ -74,15 +75,34 @@ tokens = [
 ]
 
 [acd]
+{acd}
 [[acd.queues]]
 name = "support"
-ring_timeout = "10s"
-wrap_up = "60s"
-{queue_extra}
+{queue}
 "#
         ),
         ..EngineOptions::default()
     })
+}
+
+/// A caller (SIPp signalling, the test's RTP socket) who keys `digits` and stays `hold_ms`.
+fn call_and_key(
+    engine: &Engine,
+    digits: &str,
+    hold_ms: u64,
+) -> (RtpPeer, std::net::SocketAddr, ivr_tests::SippChild) {
+    let mut caller = RtpPeer::bind();
+    let sipp = Sipp::new("call_talk", engine.sip_udp)
+        .offer(&Offer::new(caller.port()))
+        .template("HOLD", &hold_ms.to_string())
+        .timeout(ms(hold_ms) + secs(20))
+        .spawn();
+    let engine_rtp = caller.engine_addr(secs(10));
+    for d in digits.chars() {
+        caller.send_event(engine_rtp, 101, ivr_tests::rtp::event_code(d), 5);
+        std::thread::sleep(ms(120));
+    }
+    (caller, engine_rtp, sipp)
 }
 
 /// The next agent event matching `pred`, within `timeout`.
@@ -164,7 +184,7 @@ async fn log_in(
 #[test]
 fn a_queued_caller_reaches_an_agent_who_sees_the_context_and_hears_them() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(dir.path(), "");
+    let engine = engine(dir.path(), "", "ring_timeout = \"10s\"\nwrap_up = \"60s\"");
     let grpc = engine.grpc.expect("the ready line names the gRPC address");
 
     // The agent's phone.
@@ -224,17 +244,7 @@ fn a_queued_caller_reaches_an_agent_who_sees_the_context_and_hears_them() {
         assert_eq!(waiting.recv().await, Some(0), "the snapshot shows nobody waiting");
 
         // The caller: SIPp signals, the test's socket carries the media.
-        let mut caller = RtpPeer::bind();
-        let sipp = Sipp::new("call_talk", engine.sip_udp)
-            .offer(&Offer::new(caller.port()))
-            .template("HOLD", "12000")
-            .timeout(secs(40))
-            .spawn();
-        let engine_rtp = caller.engine_addr(secs(10));
-        for d in "4217".chars() {
-            caller.send_event(engine_rtp, 101, ivr_tests::rtp::event_code(d), 5);
-            std::thread::sleep(ms(120));
-        }
+        let (mut caller, engine_rtp, sipp) = call_and_key(&engine, "4217", 12_000);
 
         let offer = match next_event(&mut events, secs(20), |e| matches!(e, AgentEv::Offer(_))).await
         {
@@ -385,4 +395,170 @@ fn a_queued_caller_reaches_an_agent_who_sees_the_context_and_hears_them() {
         "{}",
         run.diagnostics()
     );
+}
+
+#[test]
+fn an_unanswered_offer_moves_on_and_pauses_the_agent_and_an_agent_who_hangs_up_ends_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        dir.path(),
+        "max_consecutive_misses = 1",
+        "ring_timeout = \"2s\"\nwrap_up = \"60s\"",
+    );
+    let grpc = engine.grpc.expect("the ready line names the gRPC address");
+    let phone_port = ports::free_sip_port("127.0.0.1");
+    let phone = Sipp::new("agent_hangs_up", engine.sip_udp)
+        .local_port(phone_port)
+        .template("TALK", "6000")
+        .timeout(secs(60))
+        .spawn();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Ann logs in first (idle longest: offered first) but never answers.
+        let (_ann_desk, mut ann) = log_in(grpc, "ann", ANN, "sip:ann@127.0.0.1:9").await;
+        tokio::time::sleep(ms(50)).await;
+        let (mut bob_desk, mut bob) =
+            log_in(grpc, "bob", BOB, &format!("sip:bob@127.0.0.1:{phone_port}")).await;
+
+        let (caller, _engine_rtp, sipp) = call_and_key(&engine, "4217", 30_000);
+        let first = match next_event(&mut ann, secs(20), |e| matches!(e, AgentEv::Offer(_))).await {
+            AgentEv::Offer(o) => o,
+            _ => unreachable!(),
+        };
+        let withdrawn = match next_event(&mut ann, secs(5), |e| {
+            matches!(e, AgentEv::OfferWithdrawn(_))
+        })
+        .await
+        {
+            AgentEv::OfferWithdrawn(w) => w,
+            _ => unreachable!(),
+        };
+        assert_eq!(withdrawn.offer_id, first.offer_id);
+        assert_eq!(withdrawn.reason, "timeout");
+        let paused = match next_event(
+            &mut ann,
+            secs(5),
+            |e| matches!(e, AgentEv::StateChanged(s) if s.state == AgentState::Paused as i32),
+        )
+        .await
+        {
+            AgentEv::StateChanged(s) => s,
+            _ => unreachable!(),
+        };
+        assert!(paused.reason.contains("ring-no-answer"), "{paused:?}");
+
+        // The call moves on to Bob, who answers.
+        let offer = match next_event(&mut bob, secs(5), |e| matches!(e, AgentEv::Offer(_))).await {
+            AgentEv::Offer(o) => o,
+            _ => unreachable!(),
+        };
+        assert_eq!(offer.call_id, first.call_id);
+        bob_desk
+            .accept(with_token(
+                AcceptRequest {
+                    agent_id: "bob".into(),
+                    offer_id: offer.offer_id,
+                },
+                BOB,
+            ))
+            .await
+            .expect("accept");
+        next_event(&mut bob, secs(10), |e| matches!(e, AgentEv::Connected(_))).await;
+
+        // On hold the caller hears the hold audio; off hold, the (silent) agent again.
+        let hold = ivr_proto::v1::HoldRequest {
+            agent_id: "bob".into(),
+            call_id: offer.call_id.clone(),
+        };
+        tokio::time::sleep(ms(500)).await;
+        let quiet = caller.received().len();
+        bob_desk
+            .hold(with_token(hold.clone(), BOB))
+            .await
+            .expect("hold");
+        next_event(&mut bob, secs(5), |e| matches!(e, AgentEv::Held(_))).await;
+        tokio::time::sleep(ms(1500)).await;
+        let on_hold = caller.received().len() - quiet;
+        assert!(
+            on_hold >= 40,
+            "hold audio reaches the caller: {on_hold} packets in 1.5 s"
+        );
+        bob_desk
+            .resume(with_token(
+                ivr_proto::v1::ResumeRequest {
+                    agent_id: hold.agent_id.clone(),
+                    call_id: hold.call_id.clone(),
+                },
+                BOB,
+            ))
+            .await
+            .expect("resume");
+        tokio::time::sleep(ms(300)).await;
+        let resumed = caller.received().len();
+        tokio::time::sleep(ms(1000)).await;
+        assert!(
+            caller.received().len() - resumed <= 2,
+            "off hold the caller hears the agent, who is silent"
+        );
+
+        // Bob hangs up: the caller is hung up on, Bob goes to wrap-up.
+        let ended = match next_event(&mut bob, secs(15), |e| matches!(e, AgentEv::Ended(_))).await {
+            AgentEv::Ended(e) => e,
+            _ => unreachable!(),
+        };
+        assert_eq!(ended.hangup_side, "agent");
+        assert_eq!(ended.hangup_cause, "agent_hangup");
+        let run = sipp.wait();
+        assert!(
+            run.requests("BYE").next().is_some(),
+            "the engine hangs the caller up: {}",
+            run.diagnostics()
+        );
+    });
+    let hangup = engine.wait_event("hangup", secs(5), |_| true);
+    assert_eq!(hangup.str("by"), Some("agent"));
+    let run = phone.wait();
+    run.assert_success();
+}
+
+#[test]
+fn a_caller_nobody_answers_hears_their_place_then_leaves_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(
+        dir.path(),
+        "",
+        "announce_interval = \"2s\"\nmax_wait = \"5s\"\nfallback = \"voicemail\"",
+    );
+    let (mut caller, engine_rtp, sipp) = call_and_key(&engine, "4217", 30_000);
+    let position = engine.wait_event("queue_position", secs(15), |_| true);
+    assert_eq!(position.u64("position"), Some(1));
+    // Staffed by nobody: no estimate.
+    assert!(position
+        .0
+        .get("estimated_wait_s")
+        .is_some_and(|v| v.is_null()));
+    let fallback = engine.wait_event("queue_fallback", secs(10), |_| true);
+    assert_eq!(fallback.str("reason"), Some("max_wait"));
+    // The apology plays, then the message is recorded; '#' ends it.
+    caller.wait_quiet(ms(700), secs(15));
+    let scratch = tempfile::tempdir().unwrap();
+    let message = audio::speech_in("please call me back", "en-us", 150, scratch.path());
+    caller.send_audio(engine_rtp, G711::Pcmu, &message);
+    caller.send_event(engine_rtp, 101, ivr_tests::rtp::event_code('#'), 5);
+    let vm = engine.wait_event("voicemail", secs(10), |_| true);
+    assert!(vm.f64("seconds").is_some_and(|s| s >= 1.0), "{:?}", vm.0);
+    let run = sipp.wait();
+    assert!(
+        run.requests("BYE").next().is_some(),
+        "{}",
+        run.diagnostics()
+    );
+    let left = engine.events_named("queue_left");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].str("outcome"), Some("fallback_max_wait"));
 }
