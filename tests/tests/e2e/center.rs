@@ -562,3 +562,60 @@ fn a_caller_nobody_answers_hears_their_place_then_leaves_a_message() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].str("outcome"), Some("fallback_max_wait"));
 }
+
+#[test]
+fn the_example_agent_client_takes_a_call_and_wraps_it_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), "", "ring_timeout = \"10s\"");
+    let grpc = engine.grpc.expect("the ready line names the gRPC address");
+    let phone_port = ports::free_sip_port("127.0.0.1");
+    let phone = Sipp::new("agent_phone", engine.sip_udp)
+        .local_port(phone_port)
+        .template("HOLD", "30000")
+        .timeout(secs(40))
+        .spawn();
+    let client = std::process::Command::new(ivr_tests::binary().with_file_name("agent-client"))
+        .args([
+            "--grpc",
+            &format!("http://{grpc}"),
+            "--token",
+            ANN,
+            "--agent",
+            "ann",
+        ])
+        .args(["--contact", &format!("sip:ann@127.0.0.1:{phone_port}")])
+        .args([
+            "--queue",
+            "support",
+            "--calls",
+            "1",
+            "--disposition",
+            "sale",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the example agent client (cargo build -p ivr-agent-client)");
+    let (_caller, _rtp, sipp) = call_and_key(&engine, "4217", 6_000);
+    drop(sipp.wait());
+    let out = client.wait_with_output().expect("the client ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "logged in as ann",
+        "offer ",
+        "  slot: customer = 4217",
+        "  caller: 4217",
+        "connected ",
+        "ended ",
+        "wrapped up ",
+        "logged out after 1 call(s)",
+    ] {
+        assert!(stdout.contains(line), "`{line}` missing from:\n{stdout}");
+    }
+    drop(phone.wait());
+}
