@@ -194,6 +194,7 @@ mod tests {
             username: creds.map(|c| c.0.into()),
             password: creds.map(|c| c.1.into()),
             realm: Some("ivr".into()),
+            outbound: None,
         }
     }
 

@@ -159,6 +159,9 @@ pub struct CallSetup {
     pub record: crate::store::CallStart,
     /// The call center, when queues are configured.
     pub center: Option<crate::center::Center>,
+    /// The engine placed the call and the far end has answered: no ringing, no 200 OK to send;
+    /// the conversation starts with the `Confirmed` the SIP task sends at once.
+    pub outbound: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +209,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
         data_dir,
         record,
         center,
+        outbound,
     } = setup;
     let mut answered_unix_ms: Option<i64> = None;
     let (rtp_sock, rtcp_sock) = match (
@@ -230,7 +234,11 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
     let mut answered_at: Option<u64> = None;
     let answer_ticks = ticks(answer_delay);
     let timeout_ticks = ticks(timeout);
-    let mut state = State::Ringing;
+    let mut state = if outbound {
+        State::Answering
+    } else {
+        State::Ringing
+    };
     let mut buf = [0u8; MAX_PACKET];
     let mut rtcp_buf = [0u8; MAX_PACKET];
     let mut cause: Option<(&'static str, &'static str)> = None;

@@ -152,6 +152,25 @@ pub struct TrunkConfig {
     pub password: Option<String>,
     /// Digest realm (defaults to the SIP listen host).
     pub realm: Option<String>,
+    /// Calls the engine places through this trunk (`Originate`, campaigns).
+    #[serde(default)]
+    pub outbound: Option<OutboundTrunk>,
+}
+
+/// `[trunks.outbound]`: where and how the engine places calls through a trunk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundTrunk {
+    /// The provider's SIP proxy (`ADDR:PORT`), where outbound INVITEs go.
+    pub proxy: SocketAddr,
+    /// The host of the Request-URI (`sip:NUMBER@DOMAIN`); the proxy's address by default.
+    pub domain: Option<String>,
+    /// Digest user name the provider challenges for (with `password`).
+    pub username: Option<String>,
+    /// Digest password.
+    pub password: Option<String>,
+    /// The calling number presented when an order gives none.
+    pub caller_id: Option<String>,
 }
 
 /// One `[[registrations]]` entry: REGISTER to a provider so it routes calls here.
@@ -500,6 +519,7 @@ impl Config {
             username: None,
             password: None,
             realm: None,
+            outbound: None,
         });
         config.validate()
     }

@@ -56,14 +56,23 @@ impl LiveCalls {
         let s = |k: &str| fields.get(k).and_then(Value::as_str);
         // Only the events that change a call's summary take the lock.
         let summary = match name {
-            "incoming" => {
+            "incoming" | "outbound" => {
+                let inbound = name == "incoming";
                 let call = LiveCall {
                     call_id: call_id.to_string(),
-                    direction: Direction::Inbound,
+                    direction: if inbound {
+                        Direction::Inbound
+                    } else {
+                        Direction::Outbound
+                    },
                     from_number: user_of(s("from")),
                     to_number: user_of(s("to")),
                     trunk: s("trunk").unwrap_or_default().to_string(),
-                    phase: CallPhase::InIvr,
+                    phase: if inbound {
+                        CallPhase::InIvr
+                    } else {
+                        CallPhase::Dialing
+                    },
                     dial_plan: s("plan").unwrap_or_default().to_string(),
                     node: String::new(),
                     queue: None,
@@ -80,7 +89,10 @@ impl LiveCalls {
             | "overflowed" => {
                 self.lock().get_mut(call_id).map(|c| {
                     match name {
-                        "answered" => c.answered_at_unix_ms = Some(now_unix_ms()),
+                        "answered" => {
+                            c.answered_at_unix_ms = Some(now_unix_ms());
+                            c.phase = CallPhase::InIvr;
+                        }
                         "node" => c.node = s("node").unwrap_or_default().to_string(),
                         "agent_ringing" => {
                             c.phase = CallPhase::RingingAgent;
@@ -117,7 +129,10 @@ impl LiveCalls {
         if let Some(c) = summary {
             let _ = self.feed.send(ApiCallEvent::Summary(c));
         }
-        if matches!(name, "hangup" | "cancelled" | "rejected") {
+        if matches!(
+            name,
+            "hangup" | "cancelled" | "rejected" | "originate_failed"
+        ) {
             self.lock().remove(call_id);
             let _ = self.feed.send(ApiCallEvent::Finished {
                 call_id: call_id.to_string(),
@@ -191,6 +206,33 @@ impl EngineControl for Engine {
 
     fn call_events(&self) -> broadcast::Receiver<ApiCallEvent> {
         self.live.feed.subscribe()
+    }
+
+    async fn originate(
+        &self,
+        order: crate::api::OriginateOrder,
+    ) -> Result<mpsc::Receiver<ivr_proto::v1::OriginateProgress>, EngineError> {
+        let number = order.destination.trim();
+        let plain = number.strip_prefix('+').unwrap_or(number);
+        if plain.is_empty() || !plain.chars().all(|c| c.is_ascii_digit()) {
+            return Err(EngineError::InvalidArgument(format!(
+                "destination `{}` is not a phone number: give digits, with a leading + for E.164 (for example +14155550100)",
+                order.destination
+            )));
+        }
+        if order.dial_plan.is_empty() || order.trunk.is_empty() {
+            return Err(EngineError::InvalidArgument(
+                "trunk and dial_plan are required: name a configured trunk with [trunks.outbound] and a loaded plan".into(),
+            ));
+        }
+        let (tx, rx) = mpsc::channel(8);
+        self.control
+            .send(Control::Originate {
+                order,
+                progress: tx,
+            })
+            .map_err(|_| EngineError::ShuttingDown)?;
+        Ok(rx)
     }
 }
 

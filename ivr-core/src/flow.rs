@@ -136,11 +136,33 @@ impl Flow {
         caller: &str,
         called: &str,
     ) -> Flow {
+        Flow::with_vars(
+            plan,
+            services,
+            tx,
+            call_id,
+            caller,
+            called,
+            Default::default(),
+        )
+    }
+
+    /// A conversation that starts with `vars` set (an outbound call's data: name, appointment
+    /// time …, as `vars.*`). For an outbound call `caller` is the person called.
+    pub fn with_vars(
+        plan: Arc<LoadedPlan>,
+        services: FlowServices,
+        tx: mpsc::UnboundedSender<CallEvent>,
+        call_id: &str,
+        caller: &str,
+        called: &str,
+        vars: serde_json::Map<String, Value>,
+    ) -> Flow {
         let info = CallInfo {
             call_id: call_id.into(),
             caller: caller.into(),
             called: called.into(),
-            ..CallInfo::default()
+            vars,
         };
         let session = Session::new(plan.compiled.clone(), info);
         let hearing = Hearing::new(services.asr.clone(), &services.speech);

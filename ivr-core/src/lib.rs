@@ -32,6 +32,7 @@ pub mod events;
 pub mod flow;
 pub mod hearing;
 pub mod memory;
+pub mod originate;
 pub mod plans;
 pub mod playout;
 pub mod ports;

@@ -22,6 +22,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Place one outbound call through a running engine and print its progress.
+    ///
+    /// Exit code 0 when answered (the dial plan then runs), 1 when the call failed (busy, no
+    /// answer, rejected), 2 on a usage or connection problem.
+    ///
+    /// Example:
+    ///   ivr originate --grpc http://127.0.0.1:50051 --token $ADMIN_TOKEN --trunk carrier \
+    ///     --plan swift-delivery-notice --to +14155550100 --var name=Maria --var window=tomorrow
+    #[command(verbatim_doc_comment)]
+    Originate(ivr_core::originate::OriginateArgs),
     /// Check dial plans for problems, all at once, with their positions.
     ///
     /// Exit code 0 when clean (warnings allowed), 1 when a plan has errors, 2 when a file
@@ -228,6 +238,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { plans, format } => check(&plans, format),
+        Command::Originate(args) => ivr_core::originate::run(args),
         Command::Chat {
             plan,
             caller,

@@ -87,6 +87,31 @@ pub enum Control {
         /// The caller's call id.
         call_id: String,
     },
+    /// Place an outbound call running a dial plan; progress goes to `progress`.
+    Originate {
+        /// What to call, through which trunk, with which plan and variables.
+        order: crate::api::OriginateOrder,
+        /// Where progress goes (created, ringing, answered or failed).
+        progress: mpsc::Sender<ivr_proto::v1::OriginateProgress>,
+    },
+    /// An outbound call was not answered in time: cancel it.
+    OriginateTimeout {
+        /// The call.
+        call: CallKey,
+    },
+}
+
+/// An outbound call not answered yet.
+struct Dialing {
+    call_id: String,
+    progress: mpsc::Sender<ivr_proto::v1::OriginateProgress>,
+    ports: Option<crate::ports::RtpPorts>,
+    local: LocalMedia,
+    plan: Arc<crate::plans::LoadedPlan>,
+    record: crate::store::CallStart,
+    vars: serde_json::Map<String, serde_json::Value>,
+    /// The order's timeout cancelled the INVITE.
+    timed_out: bool,
 }
 
 /// An INVITE the engine sent to an agent's phone.
@@ -134,6 +159,8 @@ pub struct Signalling {
     /// Agent legs by their SIP call, and by the caller's call id.
     legs: HashMap<CallKey, AgentLegEntry>,
     leg_of: HashMap<String, CallKey>,
+    /// Outbound calls not answered yet.
+    dialing: HashMap<CallKey, Dialing>,
 }
 
 /// Bound listeners, before the task starts.
@@ -220,6 +247,7 @@ impl Signalling {
             center: None,
             legs: HashMap::new(),
             leg_of: HashMap::new(),
+            dialing: HashMap::new(),
         })
     }
 
@@ -331,6 +359,13 @@ impl Signalling {
                     Control::TcpClosed { peer } => { self.tcp_conns.remove(&peer); }
                     Control::DialAgent { call_id, agent, contact } => self.dial_agent(call_id, agent, &contact),
                     Control::DropAgent { call_id } => self.drop_agent(&call_id),
+                    Control::Originate { order, progress } => self.originate(order, progress),
+                    Control::OriginateTimeout { call } => {
+                        if let Some(d) = self.dialing.get_mut(&call) {
+                            d.timed_out = true;
+                            self.endpoint.hangup(Instant::now(), call);
+                        }
+                    }
                 },
                 () = &mut timer => self.endpoint.handle_timeout(Instant::now()),
             }
@@ -435,6 +470,16 @@ impl Signalling {
         };
         if leg {
             return self.on_leg_event(ev);
+        }
+        let dialing = match &ev {
+            Event::Progress { call, .. }
+            | Event::Answered { call, .. }
+            | Event::Failed { call, .. }
+            | Event::Terminated { call, .. } => self.dialing.contains_key(call),
+            _ => false,
+        };
+        if dialing {
+            return self.on_dialing_event(ev);
         }
         match ev {
             Event::IncomingCall { call, from, invite } => self.on_invite(call, from, invite),
@@ -664,6 +709,7 @@ impl Signalling {
             data_dir: self.config.server.data.clone(),
             record,
             center: self.center.clone(),
+            outbound: false,
         };
         self.endpoint.ringing(now, call);
         self.calls.insert(
@@ -795,6 +841,311 @@ impl Signalling {
                 local,
             },
         );
+    }
+
+    /// Places an outbound call for `order`: an INVITE through the trunk's proxy; the dial plan
+    /// runs when the far end answers.
+    fn originate(
+        &mut self,
+        order: crate::api::OriginateOrder,
+        progress: mpsc::Sender<ivr_proto::v1::OriginateProgress>,
+    ) {
+        use ivr_proto::v1::originate_progress::Progress;
+        let now = Instant::now();
+        let fail = |call_id: &str, status: u32, reason: &str| {
+            warn!(reason, trunk = %order.trunk, "outbound call not placed");
+            send_progress(
+                &progress,
+                call_id,
+                Progress::Failed(ivr_proto::v1::OriginateFailed {
+                    sip_status: status,
+                    reason: reason.into(),
+                }),
+            );
+        };
+        if self.draining.is_some() {
+            return fail("", 0, "draining");
+        }
+        if self.calls.len() + self.dialing.len() >= self.config.limits.max_calls {
+            return fail("", 0, "max_calls");
+        }
+        let Some(trunk) = self.config.trunks.iter().find(|t| t.name == order.trunk) else {
+            return fail("", 0, "unknown_trunk");
+        };
+        let Some(out) = trunk.outbound.clone() else {
+            return fail("", 0, "trunk_has_no_outbound");
+        };
+        let plan = self.plans.as_ref().and_then(|r| {
+            r.current()
+                .plans()
+                .find(|p| p.name() == order.dial_plan)
+                .cloned()
+        });
+        let Some(plan) = plan else {
+            return fail("", 0, "unknown_dial_plan");
+        };
+        let Some(ports) = self.ports.allocate() else {
+            return fail("", 0, "no_rtp_ports");
+        };
+        let domain = out
+            .domain
+            .clone()
+            .unwrap_or_else(|| out.proxy.ip().to_string());
+        let user = order.destination.trim();
+        let caller_id = if order.caller_id.is_empty() {
+            out.caller_id.clone().unwrap_or_else(|| "anonymous".into())
+        } else {
+            order.caller_id.clone()
+        };
+        let host = self.config.sip.public_host.clone().unwrap_or_else(|| {
+            self.udp
+                .local_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default()
+        });
+        let (Ok(target), Ok(from_uri)) = (
+            Uri::parse(&format!("sip:{user}@{domain}")),
+            Uri::parse(&format!("sip:{caller_id}@{host}")),
+        ) else {
+            return fail("", 0, "invalid_number");
+        };
+        let local = LocalMedia {
+            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
+            port: ports.port(),
+            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
+            telephone_event: true,
+            session_id: rand::random::<u32>().into(),
+            session_version: 1,
+        };
+        let credentials = match (&out.username, &out.password) {
+            (Some(u), Some(p)) => Some(Credentials {
+                username: u.clone(),
+                password: p.clone(),
+            }),
+            _ => None,
+        };
+        let params = ivr_media::sip::endpoint::InviteParams {
+            to: Peer {
+                transport: Transport::Udp,
+                addr: out.proxy,
+            },
+            target: target.clone(),
+            from: NameAddr {
+                display: None,
+                uri: from_uri,
+                params: Vec::new(),
+            },
+            to_header: NameAddr {
+                display: None,
+                uri: target,
+                params: Vec::new(),
+            },
+            sdp: Bytes::from(sdp::offer(&local).to_string()),
+            credentials,
+            extra_headers: Vec::new(),
+        };
+        let key = self.endpoint.invite(now, params);
+        let call_id = self.endpoint.call_id(key).unwrap_or_default().to_string();
+        self.trimmed = false;
+        info!(call_id = %call_id, trunk = %order.trunk, to = %mask_number(user), plan = %order.dial_plan, "outbound call");
+        self.events.emit(
+            &call_id,
+            "outbound",
+            json!({"from": caller_id, "to": user, "trunk": order.trunk, "plan": order.dial_plan, "by": order.actor}),
+        );
+        let record = crate::store::CallStart {
+            call_id: call_id.clone(),
+            direction: crate::store::Direction::Outbound,
+            from_number: caller_id,
+            to_number: user.to_string(),
+            trunk: order.trunk.clone(),
+            started_at_unix_ms: crate::store::now_unix_ms(),
+            dial_plan: plan.name().to_string(),
+            dial_plan_version: plan.fingerprint.clone(),
+        };
+        if let Some(store) = self.events.store() {
+            store.begin_call(record.clone());
+        }
+        send_progress(
+            &progress,
+            &call_id,
+            Progress::Created(ivr_proto::v1::OriginateCreated {}),
+        );
+        let vars = order
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        self.dialing.insert(
+            key,
+            Dialing {
+                call_id,
+                progress,
+                ports: Some(ports),
+                local,
+                plan,
+                record,
+                vars,
+                timed_out: false,
+            },
+        );
+        let control = self.control_tx.clone();
+        let timeout = order.timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let _ = control.send(Control::OriginateTimeout { call: key });
+        });
+    }
+
+    fn on_dialing_event(&mut self, ev: Event) {
+        use ivr_proto::v1::originate_progress::Progress;
+        match ev {
+            Event::Progress { call, response } => {
+                if let Some(d) = self.dialing.get(&call) {
+                    if matches!(response.status, 180 | 183) {
+                        self.events
+                            .emit(&d.call_id, "ringing", json!({"status": response.status}));
+                        send_progress(
+                            &d.progress,
+                            &d.call_id,
+                            Progress::Ringing(ivr_proto::v1::OriginateRinging {}),
+                        );
+                    }
+                }
+            }
+            Event::Failed { .. } | Event::Terminated { .. } => {
+                let (call, status) = match ev {
+                    Event::Failed { call, response } => (call, response.map(|r| r.status)),
+                    Event::Terminated { call, .. } => (call, None),
+                    _ => return,
+                };
+                let Some(d) = self.dialing.remove(&call) else {
+                    return;
+                };
+                let reason = match status {
+                    _ if d.timed_out => "no_answer",
+                    Some(486 | 600) => "busy",
+                    Some(408 | 480) => "no_answer",
+                    Some(_) => "rejected",
+                    None => "trunk_unreachable",
+                };
+                info!(call_id = %d.call_id, status = ?status, reason, "outbound call failed");
+                self.events.emit(
+                    &d.call_id,
+                    "originate_failed",
+                    json!({"status": status, "reason": reason}),
+                );
+                send_progress(
+                    &d.progress,
+                    &d.call_id,
+                    Progress::Failed(ivr_proto::v1::OriginateFailed {
+                        sip_status: status.map_or(0, u32::from),
+                        reason: reason.into(),
+                    }),
+                );
+                if let Some(store) = self.events.store() {
+                    let mut cdr = crate::store::Cdr::started(d.record);
+                    cdr.ended_at_unix_ms = Some(crate::store::now_unix_ms());
+                    cdr.outcome = Some(crate::store::Outcome::Unanswered);
+                    cdr.hangup_cause = Some(match status {
+                        Some(code) if reason == "rejected" => format!("rejected_{code}"),
+                        _ => reason.to_string(),
+                    });
+                    cdr.hangup_side = Some(crate::store::HangupSide::Caller);
+                    store.finish_call(cdr);
+                }
+            }
+            Event::Answered { call, response } => {
+                let Some(mut d) = self.dialing.remove(&call) else {
+                    return;
+                };
+                let negotiated = std::str::from_utf8(&response.body)
+                    .ok()
+                    .and_then(|t| SessionDescription::parse(t).ok())
+                    .and_then(|answer| sdp::negotiate(&answer, &d.local).ok());
+                let (Some(negotiated), Some(ports), Some(services)) =
+                    (negotiated, d.ports.take(), self.services.clone())
+                else {
+                    warn!(call_id = %d.call_id, "the answer to an outbound call has no usable SDP");
+                    self.endpoint.hangup(Instant::now(), call);
+                    send_progress(
+                        &d.progress,
+                        &d.call_id,
+                        Progress::Failed(ivr_proto::v1::OriginateFailed {
+                            sip_status: 488,
+                            reason: "no_common_codec".into(),
+                        }),
+                    );
+                    return;
+                };
+                let codec = match negotiated.codec {
+                    sdp::Codec::Pcmu => "PCMU",
+                    sdp::Codec::Pcma => "PCMA",
+                };
+                self.events.emit(
+                    &d.call_id,
+                    "answered",
+                    json!({"codec": codec, "telephone_event_pt": negotiated.telephone_event_pt}),
+                );
+                send_progress(
+                    &d.progress,
+                    &d.call_id,
+                    Progress::Answered(ivr_proto::v1::OriginateAnswered {}),
+                );
+                let (tx, rx) = mpsc::unbounded_channel();
+                let flow = Flow::with_vars(
+                    d.plan.clone(),
+                    services,
+                    tx.clone(),
+                    &d.call_id,
+                    &d.record.to_number,
+                    &d.record.from_number,
+                    std::mem::take(&mut d.vars),
+                );
+                let recording = self.config.recording.enabled.then(|| {
+                    self.config
+                        .server
+                        .data
+                        .join("recordings")
+                        .join(format!("{}.wav", sanitize(&d.call_id)))
+                });
+                let setup = CallSetup {
+                    key: call,
+                    call_id: d.call_id.clone(),
+                    ports,
+                    media: negotiated.clone(),
+                    prompt: None,
+                    repeat: false,
+                    answer_delay: Duration::ZERO,
+                    timeout: self.config.demo.timeout,
+                    recording,
+                    symmetric: self.config.rtp.symmetric,
+                    rtp_timeout: self.config.rtp.timeout,
+                    events: self.events.clone(),
+                    sip: self.call_tx.clone(),
+                    clock: self.clock.clone(),
+                    flow: Some(flow),
+                    data_dir: self.config.server.data.clone(),
+                    record: d.record,
+                    center: self.center.clone(),
+                    outbound: true,
+                };
+                let offer = Bytes::from(sdp::offer(&d.local).to_string());
+                let _ = tx.send(CallEvent::Confirmed);
+                self.calls.insert(
+                    call,
+                    CallEntry {
+                        tx,
+                        call_id: d.call_id,
+                        local: d.local,
+                        answer: offer,
+                        negotiated,
+                    },
+                );
+                tokio::spawn(call::run(setup, rx));
+            }
+            _ => {}
+        }
     }
 
     /// Ends the agent leg of `call_id`, if any (CANCEL while ringing, BYE once answered).
@@ -1068,4 +1419,17 @@ fn sanitize(call_id: &str) -> String {
         })
         .take(128)
         .collect()
+}
+
+/// Reports progress of an outbound call; a requester that stopped listening is not waited for.
+fn send_progress(
+    tx: &mpsc::Sender<ivr_proto::v1::OriginateProgress>,
+    call_id: &str,
+    progress: ivr_proto::v1::originate_progress::Progress,
+) {
+    let _ = tx.try_send(ivr_proto::v1::OriginateProgress {
+        call_id: call_id.to_string(),
+        at_unix_ms: crate::store::now_unix_ms(),
+        progress: Some(progress),
+    });
 }

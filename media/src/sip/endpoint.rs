@@ -790,6 +790,11 @@ impl Endpoint {
 
     // ----- UAC ---------------------------------------------------------------------------
 
+    /// The SIP Call-ID of a call in progress.
+    pub fn call_id(&self, call: CallKey) -> Option<&str> {
+        self.calls.get(&call).map(|c| c.index.0.as_str())
+    }
+
     /// Places a call: sends the INVITE and returns the call's handle. Progress arrives as
     /// [`Event::Progress`], then [`Event::Answered`] or [`Event::Failed`].
     pub fn invite(&mut self, now: Instant, params: InviteParams) -> CallKey {

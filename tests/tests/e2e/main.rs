@@ -33,6 +33,7 @@ mod center;
 mod dialogs;
 mod dtmf;
 mod errors;
+mod outbound;
 mod plan_examples;
 mod plan_reload;
 mod plan_webhooks;
