@@ -32,9 +32,11 @@ fn main() {
         let frames = sample.frames();
         let mut amd = Amd::new(config);
         let mut verdict: Option<Verdict> = None;
+        let mut at_verdict = (0, Duration::ZERO);
         for f in &frames {
             if let Some(v) = amd.push(f) {
                 verdict = Some(v);
+                at_verdict = (amd.words(), amd.greeting_voiced());
             }
         }
         let v = verdict.expect("the analysis window always ends with a verdict");
@@ -57,11 +59,13 @@ fn main() {
         }
         if verbose || !ok {
             println!(
-                "{} {:?}/{:?} after {} ms — {}",
+                "{} {:?}/{:?} after {} ms ({} words, {} ms voiced) — {}",
                 if ok { "ok  " } else { "MISS" },
                 v.kind,
                 v.reason,
                 v.after.as_millis(),
+                at_verdict.0,
+                at_verdict.1.as_millis(),
                 sample.name
             );
         }

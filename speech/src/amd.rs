@@ -312,9 +312,14 @@ pub struct Amd {
 impl Amd {
     /// A detector for a call just answered.
     pub fn new(config: AmdConfig) -> Self {
+        // The energy detector seeds its noise floor from the first frame, so line noise present
+        // from the answer is learnt at once. A greeting that starts on the very first frame is
+        // found anyway: the floor falls to the first pause between syllables within a frame or
+        // two.
+        let vad = EnergyVad::default();
         Amd {
             limits: Limits::new(&config),
-            vad: EnergyVad::default(),
+            vad,
             voicing: Voicing::default(),
             beep: BeepDetector::new(config.min_beep),
             frames: 0,
@@ -425,6 +430,11 @@ impl Amd {
     /// Words counted so far.
     pub fn words(&self) -> u32 {
         self.words
+    }
+
+    /// Voiced time of the greeting so far (the sound frames of its words).
+    pub fn greeting_voiced(&self) -> Duration {
+        frames_to_duration(u64::from(self.voice))
     }
 
     /// Frames pushed so far.
@@ -713,7 +723,7 @@ mod duration {
             Raw::Secs(s) => s,
             Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom)?,
         };
-        if !secs.is_finite() || secs < 0.0 || secs > 3600.0 {
+        if !secs.is_finite() || !(0.0..=3600.0).contains(&secs) {
             return Err(serde::de::Error::custom(format!(
                 "{secs} s is not a valid duration (0 to 1 h)"
             )));
@@ -735,5 +745,380 @@ mod duration {
             .parse::<f64>()
             .map(|v| v * scale)
             .map_err(|_| format!("`{text}` is not a duration: write e.g. 800ms or 2.5s"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::f32::consts::TAU;
+
+    const MS: u64 = 20;
+
+    /// A sine at `hz`, amplitude `amp`, frame `index` of a continuous stream.
+    fn sine(hz: f32, amp: f32, index: usize) -> Frame8k {
+        let mut f = Frame8k::silence();
+        for (i, s) in f.samples_mut().iter_mut().enumerate() {
+            let t = (index * 160 + i) as f32 / 8000.0;
+            *s = (amp * (TAU * hz * t).sin()) as i16;
+        }
+        f
+    }
+
+    /// A speech-like frame: harmonics of a 140 Hz pitch with a falling spectrum, in syllables
+    /// (a 4 Hz envelope dipping 20 dB between them, as speech does).
+    fn vowel(index: usize) -> Frame8k {
+        let mut f = Frame8k::silence();
+        for (i, s) in f.samples_mut().iter_mut().enumerate() {
+            let t = (index * 160 + i) as f32 / 8000.0;
+            let env = 0.1 + 0.9 * (TAU * 2.0 * t).sin().abs();
+            let mut v = 0.0;
+            for h in 1..=12 {
+                let hz = 140.0 * h as f32;
+                v += (TAU * hz * t).sin() * 3000.0 / h as f32;
+            }
+            *s = (v * env) as i16;
+        }
+        f
+    }
+
+    /// Deterministic white noise, amplitude ±`amp`.
+    fn noise(state: &mut u32, amp: i32) -> Frame8k {
+        let mut f = Frame8k::silence();
+        for s in f.samples_mut() {
+            *state ^= *state << 13;
+            *state ^= *state >> 17;
+            *state ^= *state << 5;
+            *s = ((*state % (2 * amp as u32 + 1)) as i32 - amp) as i16;
+        }
+        f
+    }
+
+    /// Runs `frames` through a detector; the verdict and the frame number that gave it.
+    fn run(config: AmdConfig, frames: impl IntoIterator<Item = Frame8k>) -> Option<Verdict> {
+        let mut amd = Amd::new(config);
+        let mut verdict = None;
+        for f in frames {
+            if let Some(v) = amd.push(&f) {
+                assert!(verdict.is_none(), "a second verdict: {v:?}");
+                verdict = Some(v);
+            }
+        }
+        verdict
+    }
+
+    fn silence(n: usize) -> impl Iterator<Item = Frame8k> {
+        std::iter::repeat_n(Frame8k::silence(), n)
+    }
+
+    /// `n` vowel frames starting at stream frame `start`.
+    fn speech(start: usize, n: usize) -> impl Iterator<Item = Frame8k> {
+        (start..start + n).map(vowel)
+    }
+
+    #[test]
+    fn silence_only_is_unknown_after_the_initial_silence() {
+        let v = run(AmdConfig::default(), silence(400)).unwrap();
+        assert_eq!(v.kind, VerdictKind::Unknown);
+        assert_eq!(v.reason, Reason::InitialSilence);
+        assert_eq!(v.after, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn initial_silence_can_be_made_a_machine_verdict() {
+        let config = AmdConfig {
+            initial_silence_verdict: VerdictKind::Machine,
+            initial_silence: Duration::from_millis(1990),
+            ..AmdConfig::default()
+        };
+        let v = run(config, silence(400)).unwrap();
+        assert_eq!(
+            (v.kind, v.reason),
+            (VerdictKind::Machine, Reason::InitialSilence)
+        );
+        // Rounded up to whole frames.
+        assert_eq!(v.after, Duration::from_millis(2000));
+    }
+
+    #[test]
+    fn a_short_greeting_then_silence_is_human_after_the_pause() {
+        // 300 ms answer delay, 400 ms "hello", then silence.
+        let frames = silence(15).chain(speech(15, 20)).chain(silence(200));
+        let v = run(AmdConfig::default(), frames).unwrap();
+        assert_eq!(
+            (v.kind, v.reason),
+            (VerdictKind::Human, Reason::ShortGreetingThenSilence)
+        );
+        // The greeting ends at 700 ms; 800 ms of silence later (the VAD's hangover is part of it).
+        assert_eq!(v.after, Duration::from_millis(700 + 800));
+    }
+
+    #[test]
+    fn a_long_greeting_is_a_machine_as_soon_as_it_passes_the_limit() {
+        let frames = silence(10).chain(speech(10, 300));
+        let v = run(AmdConfig::default(), frames).unwrap();
+        assert_eq!(
+            (v.kind, v.reason),
+            (VerdictKind::Machine, Reason::LongGreeting)
+        );
+        // 200 ms delay + 1.5 s of voice + the frame that passes it: not the end of the window.
+        assert_eq!(v.after, Duration::from_millis(200 + 1500 + MS));
+    }
+
+    #[test]
+    fn pauses_inside_a_greeting_do_not_count_towards_its_length() {
+        // Three 400 ms phrases with 500 ms pauses: 1.2 s of voice over 2.2 s; then silence.
+        let frames = speech(0, 20)
+            .chain(silence(25))
+            .chain(speech(45, 20))
+            .chain(silence(25))
+            .chain(speech(90, 20))
+            .chain(silence(100));
+        let v = run(AmdConfig::default(), frames).unwrap();
+        assert_eq!(v.kind, VerdictKind::Human, "{v:?}");
+    }
+
+    #[test]
+    fn more_words_than_the_maximum_is_a_machine_on_the_extra_word() {
+        // Short words (160 ms) separated by 240 ms pauses: voice stays far below 1.5 s.
+        let mut frames: Vec<Frame8k> = Vec::new();
+        for w in 0..6 {
+            frames.extend(speech(w * 20, 8));
+            frames.extend(silence(12));
+        }
+        let v = run(AmdConfig::default(), frames).unwrap();
+        assert_eq!(
+            (v.kind, v.reason),
+            (VerdictKind::Machine, Reason::TooManyWords)
+        );
+        // The fourth word starts at 3 × 400 ms and is confirmed after min_word_length (100 ms).
+        assert_eq!(v.after, Duration::from_millis(3 * 400 + 100));
+    }
+
+    #[test]
+    fn a_white_noise_burst_is_not_a_word() {
+        let mut rng = 9u32;
+        let mut frames: Vec<Frame8k> = silence(25).collect();
+        frames.extend((0..15).map(|_| noise(&mut rng, 12000)));
+        frames.extend(silence(200));
+        let v = run(AmdConfig::default(), frames).unwrap();
+        // Not "human" (a word then silence): nobody spoke.
+        assert_eq!(
+            (v.kind, v.reason),
+            (VerdictKind::Unknown, Reason::InitialSilence)
+        );
+    }
+
+    #[test]
+    fn a_click_shorter_than_a_word_is_not_a_word() {
+        let frames = silence(25).chain(speech(25, 3)).chain(silence(200));
+        let v = run(AmdConfig::default(), frames).unwrap();
+        assert_eq!(v.reason, Reason::InitialSilence);
+    }
+
+    #[test]
+    fn a_noise_burst_after_the_greeting_does_not_make_it_longer_or_restart_the_pause() {
+        let mut rng = 5u32;
+        let mut frames: Vec<Frame8k> = speech(0, 20).collect();
+        frames.extend(silence(10));
+        frames.extend((0..10).map(|_| noise(&mut rng, 12000)));
+        frames.extend(silence(100));
+        let v = run(AmdConfig::default(), frames).unwrap();
+        assert_eq!(v.kind, VerdictKind::Human);
+        // 400 ms greeting + 800 ms of pause, the 200 ms burst holding the count only while it
+        // lasts.
+        assert_eq!(v.after, Duration::from_millis(400 + 800 + 200));
+    }
+
+    #[test]
+    fn steady_noise_alone_is_not_speech() {
+        let mut rng = 11u32;
+        let frames: Vec<Frame8k> = (0..300).map(|_| noise(&mut rng, 800)).collect();
+        let v = run(AmdConfig::default(), frames).unwrap();
+        assert_eq!(v.reason, Reason::InitialSilence);
+    }
+
+    #[test]
+    fn a_tone_at_the_answer_is_a_beep_within_its_minimum_length() {
+        let frames = silence(5).chain((5..100).map(|i| sine(1000.0, 8000.0, i)));
+        let v = run(AmdConfig::default(), frames).unwrap();
+        assert_eq!((v.kind, v.reason), (VerdictKind::Machine, Reason::Beep));
+        assert_eq!(v.after, Duration::from_millis(100 + 160));
+    }
+
+    #[test]
+    fn a_long_tone_without_beep_detection_is_a_long_greeting() {
+        let config = AmdConfig {
+            beep_detection: false,
+            ..AmdConfig::default()
+        };
+        let frames = (0..200).map(|i| sine(440.0, 8000.0, i));
+        let v = run(config, frames).unwrap();
+        assert_eq!(
+            (v.kind, v.reason),
+            (VerdictKind::Machine, Reason::LongGreeting)
+        );
+    }
+
+    #[test]
+    fn words_that_never_settle_time_out_as_unknown() {
+        let config = AmdConfig {
+            maximum_words: 100,
+            greeting: Duration::from_secs(5),
+            ..AmdConfig::default()
+        };
+        let mut frames: Vec<Frame8k> = Vec::new();
+        for w in 0..20 {
+            frames.extend(speech(w * 20, 10));
+            frames.extend(silence(10));
+        }
+        let v = run(config, frames).unwrap();
+        assert_eq!((v.kind, v.reason), (VerdictKind::Unknown, Reason::Timeout));
+        assert_eq!(v.after, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn no_verdict_is_repeated_and_the_beep_is_still_heard_after_it() {
+        let mut amd = Amd::new(AmdConfig::default());
+        let mut verdicts = 0;
+        for f in speech(0, 100) {
+            verdicts += usize::from(amd.push(&f).is_some());
+        }
+        assert_eq!(amd.verdict().map(|v| v.kind), Some(VerdictKind::Machine));
+        assert!(!amd.beep_detected());
+        for i in 0..25 {
+            verdicts += usize::from(amd.push(&sine(440.0, 6000.0, i)).is_some());
+        }
+        assert!(amd.beep_detected());
+        assert!(!amd.beep().beep_ended());
+        amd.push(&Frame8k::silence());
+        assert!(amd.beep().beep_ended());
+        assert_eq!(verdicts, 1);
+    }
+
+    #[test]
+    fn beeps_from_400_to_2000_hz_are_found_with_their_frequency_and_length() {
+        for hz in [400.0, 425.0, 440.0, 480.0, 850.0, 1000.0, 1400.0, 2000.0] {
+            let mut det = BeepDetector::new(Duration::from_millis(150));
+            let mut events = Vec::new();
+            let stream = silence(3)
+                .chain((3..28).map(|i| sine(hz, 5000.0, i)))
+                .chain(silence(5));
+            for f in stream {
+                events.extend(det.push(&f));
+            }
+            let [ToneEvent::Start { frequency_hz, at }, ToneEvent::End {
+                at: end, duration, ..
+            }] = events[..]
+            else {
+                panic!("{hz} Hz: {events:?}");
+            };
+            assert!(
+                (frequency_hz - hz).abs() < hz * 0.01,
+                "{hz}: {frequency_hz}"
+            );
+            assert_eq!(at, Duration::from_millis(60));
+            assert_eq!(end, Duration::from_millis(560));
+            assert_eq!(duration, Duration::from_millis(500));
+        }
+    }
+
+    #[test]
+    fn a_tone_shorter_than_the_minimum_is_not_a_beep() {
+        let mut det = BeepDetector::new(Duration::from_millis(150));
+        for f in (0..7).map(|i| sine(1000.0, 5000.0, i)).chain(silence(5)) {
+            assert_eq!(det.push(&f), None);
+        }
+        assert_eq!(det.beeps(), 0);
+    }
+
+    #[test]
+    fn dual_tones_vowels_and_noise_are_not_beeps() {
+        let mut det = BeepDetector::new(Duration::from_millis(150));
+        let mut rng = 3u32;
+        for i in 0..50 {
+            // DTMF "1": 697 + 1209 Hz.
+            let mut f = sine(697.0, 4000.0, i);
+            for (s, t) in f
+                .samples_mut()
+                .iter_mut()
+                .zip(sine(1209.0, 4000.0, i).samples())
+            {
+                *s = s.saturating_add(*t);
+            }
+            assert_eq!(det.push(&f), None);
+        }
+        for f in speech(0, 50) {
+            assert_eq!(det.push(&f), None);
+        }
+        for _ in 0..50 {
+            assert_eq!(det.push(&noise(&mut rng, 5000)), None);
+        }
+        assert_eq!(det.beeps(), 0);
+    }
+
+    #[test]
+    fn a_tone_gliding_in_frequency_is_not_a_beep() {
+        let mut det = BeepDetector::new(Duration::from_millis(150));
+        for i in 0..30 {
+            let f = sine(600.0 + 40.0 * i as f32, 5000.0, i);
+            assert_eq!(det.push(&f), None, "frame {i}");
+        }
+    }
+
+    #[test]
+    fn config_reads_durations_in_ms_and_s_and_keeps_defaults() {
+        let c: AmdConfig = serde_json::from_str(
+            r#"{"greeting": "2s", "after_greeting_silence": "600ms", "initial_silence": 3.5,
+                "maximum_words": 5, "initial_silence_verdict": "machine"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.greeting, Duration::from_secs(2));
+        assert_eq!(c.after_greeting_silence, Duration::from_millis(600));
+        assert_eq!(c.initial_silence, Duration::from_millis(3500));
+        assert_eq!(c.maximum_words, 5);
+        assert_eq!(c.initial_silence_verdict, VerdictKind::Machine);
+        assert_eq!(c.total_analysis, AmdConfig::default().total_analysis);
+        assert!(c.beep_detection);
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn config_rejects_bad_durations_and_unknown_fields() {
+        for bad in [
+            r#"{"greeting": "2 parsecs"}"#,
+            r#"{"greeting": -1}"#,
+            r#"{"greting": "2s"}"#,
+        ] {
+            assert!(serde_json::from_str::<AmdConfig>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validate_names_the_field_to_fix() {
+        let zero = AmdConfig {
+            min_word_length: Duration::ZERO,
+            ..AmdConfig::default()
+        };
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("amd.min_word_length"));
+        let short = AmdConfig {
+            total_analysis: Duration::from_secs(1),
+            ..AmdConfig::default()
+        };
+        let e = short.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("total_analysis") && e.contains("initial_silence"),
+            "{e}"
+        );
+        let none = AmdConfig {
+            maximum_words: 0,
+            ..AmdConfig::default()
+        };
+        assert_eq!(none.validate(), Err(AmdConfigError::NoWords));
     }
 }

@@ -218,7 +218,9 @@ pub fn active_rms(samples: &[i16]) -> f64 {
     let (sum, n) = samples
         .iter()
         .filter(|s| s.unsigned_abs() > 64)
-        .fold((0f64, 0usize), |(a, n), &s| (a + f64::from(s).powi(2), n + 1));
+        .fold((0f64, 0usize), |(a, n), &s| {
+            (a + f64::from(s).powi(2), n + 1)
+        });
     (sum / n.max(1) as f64).sqrt()
 }
 
