@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p ivr-speech --release --example amd_accuracy          # the figures
 //! cargo run -p ivr-speech --release --example amd_accuracy -- -v    # and every call's verdict
+//! cargo run -p ivr-speech --release --example amd_accuracy -- --snr 10  # every call noisy
 //! ```
 
 #[path = "../tests/amd_audio/mod.rs"]
@@ -12,19 +13,29 @@ mod amd_audio;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use amd_audio::{evaluation_set, Truth};
+use amd_audio::{evaluation_set, noisy_evaluation_set, Truth};
 use ivr_speech::amd::{Amd, AmdConfig, Verdict, VerdictKind};
 
 fn main() {
-    let verbose = std::env::args().any(|a| a == "-v" || a == "--verbose");
+    let args: Vec<String> = std::env::args().collect();
+    let verbose = args.iter().any(|a| a == "-v" || a == "--verbose");
+    let snr: Option<f64> = args
+        .iter()
+        .position(|a| a == "--snr")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("--snr takes a number of dB"));
     let started = Instant::now();
-    let set = evaluation_set();
+    let set = match snr {
+        Some(db) => noisy_evaluation_set(db),
+        None => evaluation_set(),
+    };
     let rendered = started.elapsed();
     let config = AmdConfig::default();
 
     // Rows: truth (human, machine); columns: verdict (human, machine, unknown).
     let mut confusion = [[0usize; 3]; 2];
     let mut times = Vec::new();
+    let mut by_truth: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
     let mut correct = 0;
     let mut beeps_found = 0;
     let mut beeps = 0;
@@ -53,6 +64,7 @@ fn main() {
         let ok = row == col;
         correct += usize::from(ok);
         times.push(v.after);
+        by_truth[row].push(v.after);
         if sample.beep_at.is_some() {
             beeps += 1;
             beeps_found += usize::from(amd.beep_detected());
@@ -114,6 +126,12 @@ fn main() {
         pct(0.95).as_millis(),
         times.last().copied().unwrap_or(Duration::ZERO).as_millis()
     );
+    for (name, mut t) in ["human", "machine"].iter().zip(by_truth) {
+        t.sort();
+        if let Some(m) = t.get(t.len() / 2) {
+            println!("  {name}: median {} ms", m.as_millis());
+        }
+    }
     println!("machine beeps heard: {beeps_found}/{beeps}");
     println!("cost: {ns_per_frame:.0} ns per 20 ms frame (analysis window, {total_frames} frames × {rounds})");
 }

@@ -117,7 +117,20 @@ fn the_evaluation_set_is_classified_95_percent_right_with_a_median_verdict_withi
 #[test]
 fn a_cough_is_not_a_word_and_does_not_hide_the_greeting_after_it() {
     let dir = Scratch::new("cough");
-    let cough = burst(&dir, 0.25);
+    // Noise bursts of every colour and length, with a fast attack and a decay: none is a word.
+    for colour in ["pinknoise", "brownnoise", "whitenoise"] {
+        for seconds in [0.15, 0.25, 0.4] {
+            let mut line = silence(300);
+            line.extend(burst(&dir, colour, seconds));
+            line.extend(silence(3000));
+            let mut amd = Amd::new(AmdConfig::default());
+            for f in frames(&telephone(&dir, &line)) {
+                amd.push(&f);
+            }
+            assert_eq!(amd.words(), 0, "{colour} for {seconds} s");
+        }
+    }
+    let cough = burst(&dir, "pinknoise", 0.25);
     // A cough alone: nobody spoke.
     let mut line = silence(300);
     line.extend(&cough);

@@ -175,16 +175,17 @@ pub fn tone(dir: &Scratch, hz: u32, seconds: f32, volume: f32) -> Vec<i16> {
     read_wav(&out)
 }
 
-/// A cough-like burst made by sox: pink noise with a fast attack and a decay, `seconds` long.
-pub fn burst(dir: &Scratch, seconds: f32) -> Vec<i16> {
+/// A cough-like burst made by sox: noise of `colour` (`pinknoise`, `brownnoise`,
+/// `whitenoise`) with a fast attack and a decay, `seconds` long; the same every run (`-R`).
+pub fn burst(dir: &Scratch, colour: &str, seconds: f32) -> Vec<i16> {
     let out = dir.path("burst.wav");
     run(Command::new("sox")
-        .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+        .args(["-R", "-n", "-r", "8000", "-c", "1", "-b", "16"])
         .arg(&out)
         .args([
             "synth",
             &seconds.to_string(),
-            "pinknoise",
+            colour,
             "fade",
             "q",
             "0.01",
@@ -277,6 +278,15 @@ fn items() -> Vec<(Truth, &'static str, u32, &'static str)> {
 /// silence; every third call has white noise 20 dB below the speech over all of it; all of it
 /// through µ-law.
 pub fn evaluation_set() -> Vec<Sample> {
+    render(None)
+}
+
+/// The same calls, every one with white noise `snr_db` below the speech (a stress test).
+pub fn noisy_evaluation_set(snr_db: f64) -> Vec<Sample> {
+    render(Some(snr_db))
+}
+
+fn render(all_noisy: Option<f64>) -> Vec<Sample> {
     let dir = Scratch::new("set");
     let mut out = Vec::new();
     for (i, (truth, voice, speed, text)) in items().into_iter().enumerate() {
@@ -296,15 +306,15 @@ pub fn evaluation_set() -> Vec<Sample> {
                 samples.extend(silence(2000));
             }
         }
-        let noisy = i % 3 == 0;
-        if noisy {
-            let rms = active_rms(&speech) / 10.0;
+        let snr_db = all_noisy.or((i % 3 == 0).then_some(20.0));
+        if let Some(snr) = snr_db {
+            let rms = active_rms(&speech) / 10f64.powf(snr / 20.0);
             add_noise(&mut samples, rms, i as u64 * 7919 + 1);
         }
         let samples = telephone(&dir, &samples);
         let mut name = format!("{voice} {speed} wpm, delay {delay_ms} ms");
-        if noisy {
-            name.push_str(", 20 dB SNR");
+        if let Some(snr) = snr_db {
+            name.push_str(&format!(", {snr} dB SNR"));
         }
         if beep_hz > 0 {
             name.push_str(&format!(", beep {beep_hz} Hz"));
