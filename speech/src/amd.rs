@@ -470,36 +470,39 @@ const LAG_MAX: usize = 50;
 const VOICING_THRESHOLD: f32 = 0.6;
 
 /// A periodicity test: normalised autocorrelation over the pitch lags, on the signal decimated
-/// to 4 kHz and band-passed (`x[2n] + x[2n+1]`, then a first difference), with the previous
-/// frame as history. The difference whitens low-pass noise (coughs, breath, rumble: pink or
-/// brown, strongly correlated over short lags) while the harmonics of a voice, in the formants
-/// between 300 Hz and 2 kHz, keep their period.
+/// to 4 kHz and band-passed (`d[n] = x[2n] + x[2n+1]`, then `d[n] - d[n-2]`: zeros at 0 and
+/// 2 kHz, peak at 1 kHz), with the previous frame as history. The band-pass whitens low-pass
+/// noise (coughs, breath, rumble: pink or brown, strongly correlated over short lags) and drops
+/// the hiss above 2 kHz, while the harmonics of a voice, in the formants between 300 Hz and
+/// 2 kHz, keep their period.
 #[derive(Debug, Clone)]
 struct Voicing {
     /// The previous frame, decimated and differenced (80 samples at 4 kHz).
     history: [f32; VOICING_HISTORY],
-    /// The last decimated sample before the differencing, for the next frame's first difference.
-    last: f32,
+    /// The last two decimated samples before the band-pass, for the next frame's first ones.
+    last: [f32; 2],
 }
 
 impl Default for Voicing {
     fn default() -> Self {
         Voicing {
             history: [0.0; VOICING_HISTORY],
-            last: 0.0,
+            last: [0.0; 2],
         }
     }
 }
 
 impl Voicing {
-    /// `frame` decimated and differenced into `out`; returns its last decimated sample.
-    fn decimate(frame: &Frame8k, mut prev: f32, out: &mut [f32; VOICING_HISTORY]) -> f32 {
+    /// `frame` decimated and band-passed into `out`; returns its last two decimated samples.
+    fn decimate(frame: &Frame8k, prev: [f32; 2], out: &mut [f32; VOICING_HISTORY]) -> [f32; 2] {
+        let [mut p2, mut p1] = prev;
         for (o, pair) in out.iter_mut().zip(frame.samples().chunks_exact(2)) {
             let d = f32::from(pair[0]) + f32::from(pair[1]);
-            *o = d - prev;
-            prev = d;
+            *o = d - p2;
+            p2 = p1;
+            p1 = d;
         }
-        prev
+        [p2, p1]
     }
 
     /// Whether `frame` is periodic with a pitch between 80 and 400 Hz.
