@@ -7,7 +7,8 @@
 //! machine's "leave a message after the tone" beep ends, so a message starts right after it.
 //!
 //! Like the rest of [`crate::vad`], this is sans-IO: no clock (the frame count is the clock,
-//! 20 ms per frame), no allocation after construction, a few microseconds per frame.
+//! 20 ms per frame), no allocation after construction, about a microsecond per frame
+//! (`cargo run -p ivr-speech --release --example amd_accuracy` measures it with the accuracy).
 //!
 //! # How it decides
 //!
@@ -41,16 +42,27 @@
 //!
 //! # Tuning
 //!
-//! * Callers who answer with longer phrases ("Good morning, Smith & Co, Anna speaking") are
-//!   people: raise `greeting` (2–2.5 s) and `maximum_words` (5–6); machines are then recognised
-//!   later.
-//! * Humans reported as machines because of a slow "Hello, … who is it?": raise
-//!   `after_greeting_silence` a little less than `greeting` — a long pause is what makes a
-//!   human verdict.
-//! * Faster human verdicts: lower `after_greeting_silence` (600 ms is still safe against pauses
-//!   between the phrases of a machine greeting, which are shorter than 500 ms).
-//! * Noisy lines: the energy detector follows the noise floor itself; `min_word_length` (100 ms)
-//!   rejects clicks.
+//! * **People taken for machines** (callers who answer with a sentence: "Good morning, Smith &
+//!   Co, Anna speaking"): raise `greeting` (2–2.5 s of voice) and `maximum_words` (5–6).
+//!   Machines are then recognised later, by the same amount.
+//! * **Machines taken for people**: a greeting with a pause longer than
+//!   `after_greeting_silence` looks like a person waiting. Raise it to 1 s if the machines
+//!   called pause between phrases; people are then recognised 200 ms later.
+//! * **Faster human verdicts**: lower `after_greeting_silence` (600 ms still spans the pauses
+//!   between the phrases of most greetings).
+//! * **Silent answers**: `initial_silence_verdict` says what to do with them (see above);
+//!   `initial_silence` how long to wait.
+//! * **Noise**: the energy detector follows the noise floor by itself; noise bursts are not
+//!   words because they are not periodic. Accuracy holds at 10 dB SNR and falls apart at 5 dB
+//!   (`docs/BENCHMARKS.md`).
+//!
+//! # After the verdict
+//!
+//! For a machine, keep pushing frames: the [`Amd`] keeps feeding its [`BeepDetector`]
+//! ([`Amd::beep`], or [`Amd::into_beep_detector`] to keep only it), which reports
+//! [`ToneEvent::End`] when the beep stops — the moment to play a message "after the tone".
+//! Machines without a beep are left to the dial plan (a timeout, or an end of speech from
+//! [`crate::vad::Endpointer`]).
 //!
 //! ```
 //! use ivr_media::audio::Frame8k;
