@@ -48,8 +48,9 @@
 //! * **Machines taken for people**: a greeting with a pause longer than
 //!   `after_greeting_silence` looks like a person waiting. Raise it to 1 s if the machines
 //!   called pause between phrases; people are then recognised 200 ms later.
-//! * **Faster human verdicts**: lower `after_greeting_silence` (600 ms still spans the pauses
-//!   between the phrases of most greetings).
+//! * **Faster human verdicts**: lower `after_greeting_silence`, at the risk of taking a
+//!   machine's pause between two phrases for a person waiting; check with the evaluation
+//!   example before going under 600 ms.
 //! * **Silent answers**: `initial_silence_verdict` says what to do with them (see above);
 //!   `initial_silence` how long to wait.
 //! * **Noise**: the energy detector follows the noise floor by itself; noise bursts are not
