@@ -14,6 +14,9 @@
 //!   trait and [`vad::EnergyVad`], the [`vad::Endpointer`] (speech start/end with pre-roll) and
 //!   [`vad::BargeIn`] (the caller talks over a prompt, its echo ignored). Sans-IO, no clock, no
 //!   allocation per frame.
+//! * [`amd`] — answering-machine detection for outbound calls: [`amd::Amd`] gives human, machine
+//!   or unknown from the callee's first seconds, and [`amd::BeepDetector`] finds the machine's
+//!   beep so a message starts after the tone.
 //! * [`sentiment`] — the sentiment of a caller turn from its text (English and Chinese lexicon)
 //!   and its prosody ([`sentiment::ProsodyTracker`]).
 //!
@@ -21,6 +24,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod amd;
 pub mod asr;
 pub mod espeak;
 pub mod pocketsphinx;
