@@ -16,6 +16,8 @@ use tokio::sync::oneshot;
 /// The answer for one utterance.
 pub type Heard = oneshot::Receiver<Result<Transcript, AsrError>>;
 
+// Frames are nearly every message; boxing them would allocate per frame.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Begin,
     Frame(Frame16k),

@@ -41,7 +41,7 @@ pub use script::Step;
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The URI is not a SIP URI.
-    #[error("{uri}: not a SIP URI ({reason}); write it like sip:100@127.0.0.1:5060")]
+    #[error("{uri}: {reason}; write a SIP URI like sip:100@127.0.0.1:5060")]
     Uri {
         /// What was given.
         uri: String,

@@ -1,7 +1,7 @@
 //! [`Mouth`]: what the caller sends, one 20 ms tick at a time.
 //!
 //! Steps are queued as sounds: audio samples (synthesised speech, a WAV file, in-band DTMF
-//! tones), RFC 4733 digits, or pauses. [`Mouth::next`] yields what the current tick carries:
+//! tones), RFC 4733 digits, or pauses. [`Mouth::next_tick`] yields what the current tick carries:
 //! an audio frame, a telephone-event payload, or nothing (the shell then sends silence, so the
 //! media stream never stops). Sans-IO: no clock, no sockets.
 
@@ -29,7 +29,8 @@ enum Sound {
     Pause { frames: u32 },
 }
 
-/// What one tick carries.
+/// What one tick carries (by value: one per 20 ms, never allocated).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Out {
     /// Audio.
@@ -111,7 +112,7 @@ impl Mouth {
     }
 
     /// What this tick carries.
-    pub fn next(&mut self) -> Out {
+    pub fn next_tick(&mut self) -> Out {
         while self.queue.front().is_some_and(Sound::is_done) {
             self.queue.pop_front();
         }
@@ -167,7 +168,7 @@ mod tests {
     fn drain(mouth: &mut Mouth) -> Vec<Out> {
         let mut out = Vec::new();
         while mouth.is_busy() {
-            out.push(mouth.next());
+            out.push(mouth.next_tick());
             assert!(out.len() < 10_000, "the mouth never runs dry");
         }
         out
@@ -184,7 +185,7 @@ mod tests {
         };
         assert_eq!(last.samples()[79], 400);
         assert_eq!(last.samples()[80], 0);
-        assert_eq!(mouth.next(), Out::Silence);
+        assert_eq!(mouth.next_tick(), Out::Silence);
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn parse_digits(s: &str) -> Result<String, String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs <= 86_400.0 {
+        if (0.0..=86_400.0).contains(&secs) {
             return Ok(Duration::from_secs_f64(secs));
         }
         return Err(format!("{s}: give seconds between 0 and 86400"));

@@ -638,7 +638,7 @@ impl Conversation {
 impl Media {
     /// Sends this tick's packet: audio, silence or a telephone-event.
     fn send(&mut self, socket: &UdpSocket) {
-        let packet = match self.mouth.next() {
+        let packet = match self.mouth.next_tick() {
             Out::Event { payload, first } => match self.te_pt {
                 Some(pt) => {
                     if first && self.event_ticks > 0 {
