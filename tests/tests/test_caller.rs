@@ -254,6 +254,29 @@ fn a_call_to_a_port_nobody_listens_on_fails_at_once_with_exit_1() {
     assert!(started.elapsed() < secs(5), "took {:?}", started.elapsed());
 }
 
+#[test]
+fn a_call_to_an_address_that_never_answers_fails_after_four_seconds() {
+    // Bound, so no ICMP error comes back, and never read.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let started = Instant::now();
+    let out = ivr_call(&[&format!("sip:100@127.0.0.1:{port}"), "--no-transcribe"]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "call failed: no response from 127.0.0.1:{port} within 4 s"
+        )),
+        "{}",
+        shown(&out)
+    );
+    let took = started.elapsed();
+    assert!(took >= secs(4) && took < secs(8), "took {took:?}");
+    let mut buf = [0u8; 4096];
+    silent.set_nonblocking(true).unwrap();
+    let (n, _) = silent.recv_from(&mut buf).expect("the INVITE arrived");
+    assert!(buf[..n].starts_with(b"INVITE sip:100@127.0.0.1"));
+}
+
 /// A SIPp user agent server playing `body` (the scenario's steps) on a free port; returns the
 /// port once SIPp is listening, and the process.
 fn sipp_uas(body: &str) -> (u16, std::process::Child, tempfile::TempDir) {

@@ -198,6 +198,7 @@ pub async fn run(
         media: None,
         outcome: Outcome::Failed,
         got_response: false,
+        transport_error: None,
         last_progress: None,
     };
     shell.flush(report, &mut conv).await;
@@ -236,6 +237,7 @@ pub async fn run(
                         shell.endpoint.handle_datagram(now, peer, &sip_buf[..n]);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        shell.transport_error = Some("connection refused".into());
                         shell.endpoint.handle_transport_error(peer);
                     }
                     Err(e) => tracing::debug!(error = %e, "SIP receive error"),
@@ -334,6 +336,8 @@ struct Shell {
     media: Option<Media>,
     outcome: Outcome,
     got_response: bool,
+    /// Why the IVR's address cannot be reached (an ICMP error or a failed send).
+    transport_error: Option<String>,
     last_progress: Option<u16>,
 }
 
@@ -346,6 +350,13 @@ impl Shell {
                     if t.to.addr == self.peer.addr {
                         if let Err(e) = self.sip.send(&t.data).await {
                             tracing::debug!(error = %e, "SIP send failed");
+                            self.transport_error = Some(match e.kind() {
+                                std::io::ErrorKind::ConnectionRefused => {
+                                    "connection refused".into()
+                                }
+                                _ => e.to_string(),
+                            });
+                            self.endpoint.handle_transport_error(self.peer);
                         }
                     } else {
                         tracing::debug!(to = %t.to.addr, "not sent: the call talks to one address only");
@@ -399,8 +410,9 @@ impl Shell {
                         report.line(Record::Failed {
                             status: None,
                             reason: format!(
-                                "nothing answers at {} (connection refused)",
-                                self.peer.addr
+                                "nothing answers at {} ({})",
+                                self.peer.addr,
+                                self.transport_error.as_deref().unwrap_or("transport error")
                             ),
                         });
                     }
