@@ -16,6 +16,7 @@
 //! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
 //! * [`store`] — the call store: CDRs, events, transcripts, agent states, callbacks, audit.
+//! * [`testcall`] — `ivr call`: a SIP test caller that talks to an IVR and prints what it heard.
 //! * [`api`] — the gRPC API: agent, supervisor and admin services, tokens, roles, TLS.
 #![deny(unsafe_code)]
 
@@ -40,4 +41,5 @@ pub mod privacy;
 pub mod serve;
 pub mod signalling;
 pub mod store;
+pub mod testcall;
 pub mod webhook;

@@ -177,6 +177,20 @@ enum Command {
         #[arg(long)]
         transcript: bool,
     },
+    /// Call an IVR as a test caller: hear each prompt, then speak, press keys or play audio.
+    ///
+    /// At each turn the caller waits for the IVR to finish talking (speech, then 1.2 s of
+    /// silence), prints what it heard (transcribed by dictation; low confidence marked), then
+    /// performs the next step in the order given. After the last step it prints the reply and
+    /// hangs up. Exit code 0 when the IVR answered, 1 when the call failed (e.g. `call failed:
+    /// 486 Busy Here`), 2 on an error before the call.
+    ///
+    /// Examples:
+    ///   ivr call sip:100@127.0.0.1:5060 --dtmf 1 --dtmf 12345678
+    ///   ivr call sip:100@127.0.0.1:5060 --say "I lost my card" --say "four two five one"
+    ///   ivr call sip:100@ivr.example.com --wait 6 --dtmf 0 --format json --no-transcribe
+    #[command(verbatim_doc_comment)]
+    Call(ivr_core::testcall::CallArgs),
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -255,6 +269,7 @@ fn main() -> ExitCode {
             format,
         } => transcribe(&file, engine, model, plan.zip(node), &language, format),
         Command::AuditVerify { file } => audit_verify(&file),
+        Command::Call(args) => ivr_core::testcall::main(args),
         Command::Calls {
             store,
             number,
