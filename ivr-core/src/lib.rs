@@ -16,6 +16,8 @@
 //! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
 //! * [`store`] — the call store: CDRs, events, transcripts, agent states, callbacks, audit.
+//! * [`qa`] — quality inspection: calls scored against YAML rules.
+//! * [`report`] — contact-centre reports from the store.
 //! * [`api`] — the gRPC API: agent, supervisor and admin services, tokens, roles, TLS.
 #![deny(unsafe_code)]
 
@@ -34,6 +36,8 @@ pub mod plans;
 pub mod playout;
 pub mod ports;
 pub mod privacy;
+pub mod qa;
+pub mod report;
 pub mod serve;
 pub mod signalling;
 pub mod store;

@@ -167,6 +167,11 @@ enum Command {
         #[arg(long)]
         transcript: bool,
     },
+    /// Quality inspection: score stored calls against YAML rules (see docs/qa.md).
+    #[command(subcommand)]
+    Qa(ivr_core::qa::cli::QaCommand),
+    // Its help is the doc comment of ReportArgs.
+    Report(ivr_core::report::cli::ReportArgs),
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -251,6 +256,8 @@ fn main() -> ExitCode {
             limit,
             transcript,
         } => calls(&store, number, queue, limit, transcript),
+        Command::Qa(command) => ivr_core::qa::cli::main(command),
+        Command::Report(args) => ivr_core::report::cli::main(args),
         Command::Say {
             text,
             output,
