@@ -413,3 +413,415 @@ fn clock(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     format!("{}:{:02}", s / 60, s % 60)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{CallStart, Direction};
+
+    const T0: i64 = 1_700_000_000_000;
+
+    const RULES: &str = r#"
+rules:
+  - id: greeting
+    kind: required_phrase
+    phrases: ["welcome to acme bank"]
+    within: { first: 10s }
+    weight: 2
+    severity: major
+  - id: closing
+    kind: required_phrase
+    phrases: ["anything else", "goodbye"]
+    within: { last_turns: 2 }
+  - id: rude
+    kind: forbidden_phrase
+    phrases: ["calm down", "not my problem"]
+    speaker: engine
+    weight: 3
+    severity: major
+  - id: dead_air
+    kind: max_silence
+    max: 8s
+  - id: hold
+    kind: max_hold
+    max: 1m
+  - id: overlap
+    kind: talk_over
+    max_ratio: 0.2
+  - id: unhappy
+    kind: negative_sentiment_at_end
+    below: -0.3
+  - id: loop
+    kind: ivr_loop
+    max_visits: 2
+  - id: not_understood
+    kind: no_match_count
+    max: 2
+  - id: clinic_only
+    applies_to: { plan: clinic }
+    kind: required_phrase
+    phrases: ["this line is recorded"]
+    weight: 50
+"#;
+
+    fn rules() -> Rules {
+        Rules::parse("qa.yaml", RULES).unwrap()
+    }
+
+    /// A call without a fault: greeting, balance, closing; a 10 s hold after the talk; one
+    /// no-match; `main` visited twice.
+    struct Fixture {
+        cdr: Cdr,
+        turns: Vec<Turn>,
+        events: Vec<CallEvent>,
+    }
+
+    fn turn(seq: u32, who: Speaker, text: &str, at_ms: u64) -> Turn {
+        Turn {
+            call_id: "c-1".into(),
+            seq,
+            who,
+            text: text.into(),
+            node: Some("main".into()),
+            at_ms,
+        }
+    }
+
+    fn ev(at: i64, name: &str, data: serde_json::Value) -> CallEvent {
+        CallEvent {
+            call_id: "c-1".into(),
+            at_unix_ms: T0 + at,
+            name: name.into(),
+            data,
+        }
+    }
+
+    fn recognized(at: i64, spoken: i64, wait: i64, sentiment: f64) -> CallEvent {
+        ev(
+            at,
+            "recognized",
+            json!({"text": "x", "spoken_ms": spoken, "wait_ms": wait, "sentiment": sentiment}),
+        )
+    }
+
+    fn clean() -> Fixture {
+        let mut cdr = Cdr::started(CallStart {
+            call_id: "c-1".into(),
+            direction: Direction::Inbound,
+            from_number: "+15550100".into(),
+            to_number: "+15550199".into(),
+            trunk: "main".into(),
+            started_at_unix_ms: T0 - 2_000,
+            dial_plan: "bank".into(),
+            dial_plan_version: "1".into(),
+        });
+        cdr.answered_at_unix_ms = Some(T0);
+        cdr.ended_at_unix_ms = Some(T0 + 30_000);
+        cdr.node_path = vec![
+            "main".into(),
+            "balance".into(),
+            "main".into(),
+            "goodbye".into(),
+        ];
+        let turns = vec![
+            // 0 .. 3200 (8 words)
+            turn(0, Speaker::Ivr, "Welcome to Acme Bank. How can I help?", 0),
+            // 4000 .. 5500 from its recognized event
+            turn(1, Speaker::Caller, "check my balance", 6_000),
+            // 6200 .. 9800 (9 words)
+            turn(
+                2,
+                Speaker::Ivr,
+                "Your balance is 120 dollars. Is there anything else?",
+                6_200,
+            ),
+            // 10800 .. 11600
+            turn(3, Speaker::Caller, "no thanks", 12_000),
+            // 12100 .. 14100 (5 words)
+            turn(4, Speaker::Ivr, "Thank you for calling, goodbye.", 12_100),
+        ];
+        let events = vec![
+            ev(0, "node", json!({"node": "main"})),
+            recognized(6_000, 1_500, 500, 0.4),
+            ev(6_010, "node", json!({"node": "balance"})),
+            ev(9_900, "no_match", json!({"node": "balance", "retries": 1})),
+            ev(10_000, "node", json!({"node": "main"})),
+            recognized(12_000, 800, 400, 0.2),
+            ev(12_050, "node", json!({"node": "goodbye"})),
+            ev(15_000, "hold", json!({})),
+            ev(25_000, "unhold", json!({})),
+        ];
+        Fixture { cdr, turns, events }
+    }
+
+    fn score(f: &Fixture) -> QaResult {
+        evaluate(&rules(), &f.cdr, &f.turns, &f.events)
+    }
+
+    fn fired(r: &QaResult) -> Vec<&str> {
+        let mut ids: Vec<&str> = r.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        ids.dedup();
+        ids
+    }
+
+    fn only(r: &QaResult, rule: &str) -> Finding {
+        assert_eq!(fired(r), [rule], "{:#?}", r.findings);
+        r.findings[0].clone()
+    }
+
+    #[test]
+    fn a_clean_call_breaks_no_rule_and_scores_100() {
+        let r = score(&clean());
+        assert_eq!(r.findings, []);
+        assert_eq!(r.score, 100);
+        assert_eq!(r.call_id, "c-1");
+        assert_eq!(r.rules_fingerprint, rules().fingerprint());
+    }
+
+    #[test]
+    fn a_missing_greeting_fires_required_phrase_and_costs_its_weight() {
+        let mut f = clean();
+        f.turns[0].text = "Hello.".into();
+        let r = score(&f);
+        let finding = only(&r, "greeting");
+        assert_eq!(
+            finding.message,
+            "the IVR or agent never said \"welcome to acme bank\" within the first 10 s"
+        );
+        assert_eq!(finding.severity, Severity::Major);
+        assert_eq!(finding.at, None);
+        // Weights of the rules that apply to a `bank` call: 2+1+3+1+1+1+1+1+1 = 12.
+        assert_eq!(r.score, 83); // 10 / 12
+    }
+
+    #[test]
+    fn a_greeting_said_too_late_does_not_count() {
+        let mut f = clean();
+        f.turns[0].text = "Hello.".into();
+        f.turns[2].text = "Welcome to Acme Bank. Is there anything else?".into();
+        f.turns[2].at_ms = 10_200;
+        assert_eq!(fired(&score(&f)), ["greeting"]);
+    }
+
+    #[test]
+    fn a_missing_closing_in_the_last_turns_fires() {
+        let mut f = clean();
+        f.turns[2].text = "Your balance is 120 dollars.".into();
+        f.turns[4].text = "Transferring you now.".into();
+        let finding = only(&score(&f), "closing");
+        assert_eq!(
+            finding.message,
+            "the IVR or agent never said any of \"anything else\", \"goodbye\" in its last 2 turn(s)"
+        );
+    }
+
+    #[test]
+    fn a_forbidden_phrase_fires_at_the_turn_that_said_it() {
+        let mut f = clean();
+        f.turns[2].text = "Please calm down. Is there anything else?".into();
+        let r = score(&f);
+        let finding = only(&r, "rude");
+        assert_eq!(
+            finding.message,
+            "the IVR said the forbidden phrase \"calm down\""
+        );
+        assert_eq!(finding.at, Some(6_200));
+        assert_eq!(r.score, 75); // 9 / 12
+    }
+
+    #[test]
+    fn the_caller_saying_a_phrase_forbidden_to_the_engine_is_not_a_finding() {
+        let mut f = clean();
+        f.turns[3].text = "calm down, it is not my problem".into();
+        assert_eq!(score(&f).findings, []);
+    }
+
+    #[test]
+    fn a_long_silence_fires_max_silence_without_counting_the_hold() {
+        let mut f = clean();
+        f.turns[4].at_ms = 40_000;
+        f.cdr.ended_at_unix_ms = Some(T0 + 50_000);
+        // 11.6 s .. 40 s is 28.4 s, of which 10 s on hold.
+        let finding = only(&score(&f), "dead_air");
+        assert_eq!(finding.message, "18.4 s of silence at 0:11 (at most 8 s)");
+        assert_eq!(finding.at, Some(11_600));
+    }
+
+    #[test]
+    fn a_queue_wait_is_not_silence() {
+        let mut f = clean();
+        f.turns[4].at_ms = 40_000;
+        f.cdr.ended_at_unix_ms = Some(T0 + 50_000);
+        f.cdr.wait_ms = 25_000;
+        f.events
+            .push(ev(11_700, "enqueued", json!({"queue": "cards"})));
+        // The 28.4 s gap less the queue wait 11.7 .. 36.7 s (which covers the hold) is 3.4 s.
+        assert_eq!(score(&f).findings, []);
+        // A shorter wait leaves too long a silence: 28.4 - 20 = 8.4 s.
+        f.cdr.wait_ms = 20_000;
+        assert_eq!(
+            only(&score(&f), "dead_air").message,
+            "8.4 s of silence at 0:11 (at most 8 s)"
+        );
+    }
+
+    #[test]
+    fn a_long_hold_fires_max_hold() {
+        let mut f = clean();
+        f.events.retain(|e| e.name != "unhold");
+        f.events.push(ev(90_000, "unhold", json!({})));
+        f.cdr.ended_at_unix_ms = Some(T0 + 100_000);
+        let finding = only(&score(&f), "hold");
+        assert_eq!(
+            finding.message,
+            "on hold 1 min 15 s in total over 1 hold(s) (at most 1 min)"
+        );
+        assert_eq!(finding.at, Some(15_000));
+    }
+
+    #[test]
+    fn a_hold_never_resumed_lasts_until_the_end() {
+        let mut f = clean();
+        f.events.retain(|e| e.name != "unhold");
+        f.cdr.ended_at_unix_ms = Some(T0 + 80_000);
+        assert_eq!(fired(&score(&f)), ["hold"]);
+    }
+
+    #[test]
+    fn speaking_over_the_caller_fires_talk_over() {
+        let mut f = clean();
+        // The caller's first answer now runs 0 .. 6 s, over the whole greeting (0 .. 3.2 s):
+        // 3.2 s of 12.4 s of speech.
+        f.events[1] = recognized(6_000, 6_000, 0, 0.4);
+        let finding = only(&score(&f), "overlap");
+        assert_eq!(
+            finding.message,
+            "the IVR or agent talked over the caller for 26% of the speech time (at most 20%)"
+        );
+        assert_eq!(finding.at, Some(0));
+    }
+
+    #[test]
+    fn a_prompt_cut_by_barge_in_is_not_talk_over() {
+        let mut f = clean();
+        f.events[1] = recognized(6_000, 6_000, 0, 0.4);
+        f.events.push(ev(600, "barge_in", json!({"by": "speech"})));
+        assert_eq!(score(&f).findings, []);
+    }
+
+    #[test]
+    fn an_unhappy_caller_at_the_end_fires_negative_sentiment() {
+        let mut f = clean();
+        f.events[5] = recognized(12_000, 800, 400, -0.6);
+        let finding = only(&score(&f), "unhappy");
+        assert_eq!(
+            finding.message,
+            "the caller's last sentiment was -0.60 (below -0.30)"
+        );
+        assert_eq!(finding.at, Some(12_000));
+    }
+
+    #[test]
+    fn an_unhappy_caller_who_ends_happy_is_fine() {
+        let mut f = clean();
+        f.events[1] = recognized(6_000, 1_500, 500, -0.9);
+        assert_eq!(score(&f).findings, []);
+    }
+
+    #[test]
+    fn a_node_visited_too_often_fires_ivr_loop() {
+        let mut f = clean();
+        f.cdr.node_path.insert(3, "main".into());
+        f.events.push(ev(11_000, "node", json!({"node": "main"})));
+        let finding = only(&score(&f), "loop");
+        assert_eq!(
+            finding.message,
+            "node `main` was visited 3 times (at most 2)"
+        );
+        assert_eq!(finding.at, Some(11_000));
+    }
+
+    #[test]
+    fn node_events_stand_in_for_a_missing_node_path() {
+        let mut f = clean();
+        f.cdr.node_path.clear();
+        assert_eq!(score(&f).findings, []);
+        f.events.push(ev(11_000, "node", json!({"node": "main"})));
+        assert_eq!(fired(&score(&f)), ["loop"]);
+    }
+
+    #[test]
+    fn too_many_no_matches_fire_no_match_count() {
+        let mut f = clean();
+        f.events.push(ev(
+            10_500,
+            "no_match",
+            json!({"node": "main", "retries": 1}),
+        ));
+        f.events.push(ev(
+            11_000,
+            "no_input",
+            json!({"node": "main", "retries": 2}),
+        ));
+        assert_eq!(score(&f).findings, [], "no_input does not count by default");
+        f.events.push(ev(
+            11_500,
+            "no_match",
+            json!({"node": "main", "retries": 3}),
+        ));
+        let finding = only(&score(&f), "not_understood");
+        assert_eq!(finding.message, "3 answers were not understood (at most 2)");
+        assert_eq!(finding.at, Some(11_500));
+    }
+
+    #[test]
+    fn a_critical_finding_scores_zero() {
+        let rules = Rules::parse(
+            "qa.yaml",
+            "rules:\n  - id: rude\n    kind: forbidden_phrase\n    phrases: [calm down]\n    \
+             severity: critical\n  - id: other\n    kind: max_hold\n    max: 1h\n    weight: 9\n",
+        )
+        .unwrap();
+        let mut f = clean();
+        assert_eq!(evaluate(&rules, &f.cdr, &f.turns, &f.events).score, 100);
+        f.turns[3].text = "calm down".into();
+        let r = evaluate(&rules, &f.cdr, &f.turns, &f.events);
+        assert_eq!(r.score, 0);
+        assert_eq!(r.worst(), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn rules_for_other_plans_neither_fire_nor_count() {
+        let mut f = clean();
+        f.cdr.dial_plan = "clinic".into();
+        let r = score(&f);
+        // The clinic rule applies now and fails: 50 of 62.
+        assert_eq!(fired(&r), ["clinic_only"]);
+        assert_eq!(r.score, 19);
+        let none = Rules::parse(
+            "qa.yaml",
+            "rules:\n  - id: x\n    applies_to: { queue: cards }\n    kind: max_hold\n    max: 0s\n",
+        )
+        .unwrap();
+        assert_eq!(evaluate(&none, &f.cdr, &f.turns, &f.events).score, 100);
+    }
+
+    #[test]
+    fn an_empty_call_is_judged_without_panicking() {
+        let f = clean();
+        let r = evaluate(
+            &rules(),
+            &Cdr {
+                ended_at_unix_ms: None,
+                answered_at_unix_ms: None,
+                ..f.cdr
+            },
+            &[],
+            &[],
+        );
+        // Only the phrase rules can fail without speech.
+        assert_eq!(fired(&r), ["greeting", "closing"]);
+    }
+}
