@@ -196,3 +196,153 @@ pub async fn run(
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{CallStart, Direction, QaFilter, Speaker};
+
+    const T: i64 = 1_700_000_000_000;
+
+    fn finished(id: &str, minute: i64) -> Cdr {
+        let mut c = Cdr::started(CallStart {
+            call_id: id.into(),
+            direction: Direction::Inbound,
+            from_number: "+15550100".into(),
+            to_number: "+15550199".into(),
+            trunk: "main".into(),
+            started_at_unix_ms: T + minute * 60_000,
+            dial_plan: "bank".into(),
+            dial_plan_version: "1".into(),
+        });
+        c.answered_at_unix_ms = Some(c.started_at_unix_ms);
+        c.ended_at_unix_ms = Some(c.started_at_unix_ms + 20_000);
+        c
+    }
+
+    const RULES: &str = "rules:
+  - id: greeting
+    kind: required_phrase
+    phrases: [welcome]
+    within: { first_turns: 1 }
+  - id: not_understood
+    kind: no_match_count
+    max: 1
+    severity: major
+";
+
+    #[tokio::test]
+    async fn run_scores_stored_calls_saves_the_results_and_rescoring_replaces_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("ivr.db").to_str().unwrap())
+            .await
+            .unwrap();
+        for (id, minute, greeting, misses) in [
+            ("good", 1, "Welcome to Acme.", 0),
+            ("rude", 2, "Yes?", 0),
+            ("lost", 3, "Welcome!", 2),
+            ("old", -10, "Yes?", 5),
+        ] {
+            let cdr = finished(id, minute);
+            store.finish_call(&cdr).await.unwrap();
+            store
+                .append_turn(&Turn {
+                    call_id: id.into(),
+                    seq: 0,
+                    who: Speaker::Ivr,
+                    text: greeting.into(),
+                    node: None,
+                    at_ms: 0,
+                })
+                .await
+                .unwrap();
+            for i in 0..misses {
+                store
+                    .append_event(&CallEvent {
+                        call_id: id.into(),
+                        at_unix_ms: cdr.started_at_unix_ms + 1_000 * (i + 1),
+                        name: "no_match".into(),
+                        data: json!({"node": "main"}),
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+        // Still in progress: not scored.
+        store
+            .begin_call(&CallStart {
+                call_id: "live".into(),
+                direction: Direction::Inbound,
+                from_number: String::new(),
+                to_number: String::new(),
+                trunk: String::new(),
+                started_at_unix_ms: T + 5 * 60_000,
+                dial_plan: "bank".into(),
+                dial_plan_version: "1".into(),
+            })
+            .await
+            .unwrap();
+
+        let rules = Rules::parse("qa.yaml", RULES).unwrap();
+        let summary = run(&store, &rules, T, None, T + 1).await.unwrap();
+        assert_eq!(summary.calls, 3);
+        assert_eq!(summary.clean_calls, 1);
+        assert_eq!(summary.average_score, Some(200.0 / 3.0));
+        let counts: Vec<(&str, u64)> = summary
+            .by_rule
+            .iter()
+            .map(|r| (r.rule_id.as_str(), r.calls))
+            .collect();
+        assert_eq!(counts, [("greeting", 1), ("not_understood", 1)]);
+        assert_eq!(summary.by_severity.get("major"), Some(&1));
+        assert_eq!(summary.by_severity.get("minor"), Some(&1));
+        let lowest: Vec<(&str, u8)> = summary
+            .lowest
+            .iter()
+            .map(|c| (c.call_id.as_str(), c.score))
+            .collect();
+        assert_eq!(lowest, [("lost", 50), ("rude", 50), ("good", 100)]);
+
+        let stored = store.qa_results(&QaFilter::default()).await.unwrap();
+        assert_eq!(stored.len(), 3);
+        let lost = stored.iter().find(|r| r.result.call_id == "lost").unwrap();
+        assert_eq!(lost.scored_at_unix_ms, T + 1);
+        assert_eq!(
+            lost.result.findings[0].message,
+            "2 answers were not understood (at most 1)"
+        );
+        assert_eq!(lost.result.rules_fingerprint, rules.fingerprint());
+
+        // The same rules again: results are replaced, not added.
+        run(&store, &rules, T, None, T + 2).await.unwrap();
+        let again = store.qa_results(&QaFilter::default()).await.unwrap();
+        assert_eq!(again.len(), 3);
+        assert!(again.iter().all(|r| r.scored_at_unix_ms == T + 2));
+        // Other rules: a second result per call.
+        let other = Rules::parse("qa.yaml", &RULES.replace("max: 1", "max: 2")).unwrap();
+        let summary = run(&store, &other, T, Some(T + 2 * 60_000), T + 3)
+            .await
+            .unwrap();
+        assert_eq!(summary.calls, 1, "--until leaves out later calls");
+        assert_eq!(
+            store.qa_results(&QaFilter::default()).await.unwrap().len(),
+            4
+        );
+        store.close().await;
+    }
+
+    #[test]
+    fn the_example_rule_file_loads() {
+        let text = include_str!("../../../examples/qa.yaml");
+        let rules = Rules::parse("examples/qa.yaml", text).unwrap();
+        let kinds: std::collections::BTreeSet<&str> =
+            rules.rules().iter().map(|r| r.kind.name()).collect();
+        assert_eq!(
+            kinds.len(),
+            RuleKind::NAMES.len(),
+            "every kind has an example"
+        );
+    }
+}
