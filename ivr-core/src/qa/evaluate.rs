@@ -401,7 +401,7 @@ fn seconds(ms: u64) -> String {
             0 => format!("{} min", s / 60),
             r => format!("{} min {r} s", s / 60),
         }
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{:.1} s", ms as f64 / 1000.0)

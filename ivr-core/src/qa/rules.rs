@@ -300,25 +300,6 @@ impl Rules {
         Ok(Rules { rules, fingerprint })
     }
 
-    /// A rule set built in code (tests, embedders); the fingerprint hashes the rules' ids,
-    /// kinds and weights.
-    pub fn from_rules(rules: Vec<Rule>) -> Rules {
-        let mut hasher = Sha256::new();
-        for r in &rules {
-            hasher.update(format!(
-                "{}|{:?}|{}|{:?};",
-                r.id, r.kind, r.weight, r.severity
-            ));
-        }
-        let fingerprint = hasher
-            .finalize()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Rules { rules, fingerprint }
-    }
-
     /// The rules, in file order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
