@@ -17,6 +17,8 @@
 //! * [`serve`] — `ivr serve`.
 //! * [`store`] — the call store: CDRs, events, transcripts, agent states, callbacks, audit.
 //! * [`testcall`] — `ivr call`: a SIP test caller that talks to an IVR and prints what it heard.
+//! * [`qa`] — quality inspection: calls scored against YAML rules.
+//! * [`report`] — contact-centre reports from the store.
 //! * [`api`] — the gRPC API: agent, supervisor and admin services, tokens, roles, TLS.
 #![deny(unsafe_code)]
 
@@ -38,6 +40,8 @@ pub mod plans;
 pub mod playout;
 pub mod ports;
 pub mod privacy;
+pub mod qa;
+pub mod report;
 pub mod serve;
 pub mod signalling;
 pub mod store;

@@ -191,6 +191,11 @@ enum Command {
     ///   ivr call sip:100@ivr.example.com --wait 6 --dtmf 0 --format json --no-transcribe
     #[command(verbatim_doc_comment)]
     Call(ivr_core::testcall::CallArgs),
+    /// Quality inspection: score stored calls against YAML rules (see docs/qa.md).
+    #[command(subcommand)]
+    Qa(ivr_core::qa::cli::QaCommand),
+    // Its help is the doc comment of ReportArgs.
+    Report(ivr_core::report::cli::ReportArgs),
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -277,6 +282,8 @@ fn main() -> ExitCode {
             limit,
             transcript,
         } => calls(&store, number, queue, limit, transcript),
+        Command::Qa(command) => ivr_core::qa::cli::main(command),
+        Command::Report(args) => ivr_core::report::cli::main(args),
         Command::Say {
             text,
             output,

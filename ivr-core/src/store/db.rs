@@ -15,6 +15,7 @@ use super::model::{
     CallbackStatus, Cdr, CdrFilter, Direction, HangupSide, IntentScore, Outcome, SlotValue,
     Speaker, Turn,
 };
+use super::model::{QaFilter, QaRecord};
 use super::{schema, Backend, StoreError};
 
 /// The call store: a pool of connections to SQLite (a file) or PostgreSQL.
@@ -385,6 +386,219 @@ impl Store {
                     target: get(row, "audit", "target")?,
                     at_unix_ms: get(row, "audit", "ts")?,
                     details: json_column(row, "audit", "details")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Saves a call's quality-inspection result, replacing the one scored with the same rule
+    /// set (`result.rules_fingerprint`).
+    pub async fn save_qa_result(
+        &self,
+        result: &crate::qa::QaResult,
+        scored_at_unix_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO qa_results (call_id, rules, score, findings, scored_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (call_id, rules) DO UPDATE SET score = excluded.score, \
+             findings = excluded.findings, scored_at = excluded.scored_at",
+        )
+        .bind(result.call_id.as_str())
+        .bind(result.rules_fingerprint.as_str())
+        .bind(i64::from(result.score))
+        .bind(to_json(&result.findings))
+        .bind(scored_at_unix_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(failed("qa_results"))?;
+        Ok(())
+    }
+
+    /// Quality-inspection results matching `filter`, newest scored first (ties by call id).
+    pub async fn qa_results(&self, filter: &QaFilter) -> Result<Vec<QaRecord>, StoreError> {
+        const T: &str = "qa_results";
+        let mut sql = String::from(
+            "SELECT q.call_id, q.rules, q.score, q.findings, q.scored_at, c.agent_id, \
+             c.started_at FROM qa_results q LEFT JOIN calls c ON c.call_id = q.call_id \
+             WHERE 1 = 1",
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        // Placeholders are numbered in the order the values are bound below.
+        if filter.call_id.is_some() {
+            sql += &format!(" AND q.call_id = ${}", next());
+        }
+        if filter.rules_fingerprint.is_some() {
+            sql += &format!(" AND q.rules = ${}", next());
+        }
+        if filter.from_unix_ms.is_some() {
+            sql += &format!(" AND c.started_at >= ${}", next());
+        }
+        if filter.to_unix_ms.is_some() {
+            sql += &format!(" AND c.started_at < ${}", next());
+        }
+        if filter.below_score.is_some() {
+            sql += &format!(" AND q.score < ${}", next());
+        }
+        sql += " ORDER BY q.scored_at DESC, q.call_id DESC";
+        if filter.limit > 0 {
+            sql += &format!(" LIMIT {}", filter.limit);
+        }
+        let mut query = sqlx::query(&sql);
+        for text in [&filter.call_id, &filter.rules_fingerprint]
+            .into_iter()
+            .flatten()
+        {
+            query = query.bind(text.as_str());
+        }
+        for t in [filter.from_unix_ms, filter.to_unix_ms]
+            .into_iter()
+            .flatten()
+        {
+            query = query.bind(t);
+        }
+        if let Some(s) = filter.below_score {
+            query = query.bind(i64::from(s));
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(failed(T))?;
+        rows.iter()
+            .map(|row| {
+                let score: i64 = get(row, T, "score")?;
+                Ok(QaRecord {
+                    result: crate::qa::QaResult {
+                        call_id: get(row, T, "call_id")?,
+                        score: u8::try_from(score.clamp(0, 100)).unwrap_or(0),
+                        findings: json_column(row, T, "findings")?,
+                        rules_fingerprint: get(row, T, "rules")?,
+                    },
+                    scored_at_unix_ms: get(row, T, "scored_at")?,
+                    agent_id: get(row, "calls", "agent_id")?,
+                    started_at_unix_ms: get(row, "calls", "started_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every call that started in `[from_unix_ms, to_unix_ms)`, oldest first.
+    pub async fn calls_between(
+        &self,
+        from_unix_ms: i64,
+        to_unix_ms: i64,
+    ) -> Result<Vec<Cdr>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CDR_COLUMNS} FROM calls WHERE started_at >= $1 AND started_at < $2 \
+             ORDER BY started_at, call_id"
+        ))
+        .bind(from_unix_ms)
+        .bind(to_unix_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("calls"))?;
+        rows.iter().map(cdr_from_row).collect()
+    }
+
+    /// The events called `name` of every call that started in `[from_unix_ms, to_unix_ms)`,
+    /// by call and then in the order they were appended.
+    pub async fn events_named_between(
+        &self,
+        name: &str,
+        from_unix_ms: i64,
+        to_unix_ms: i64,
+    ) -> Result<Vec<CallEvent>, StoreError> {
+        const T: &str = "call_events";
+        let rows = sqlx::query(
+            "SELECT e.call_id, e.ts, e.name, e.data FROM call_events e \
+             JOIN calls c ON c.call_id = e.call_id \
+             WHERE e.name = $1 AND c.started_at >= $2 AND c.started_at < $3 \
+             ORDER BY e.call_id, e.id",
+        )
+        .bind(name)
+        .bind(from_unix_ms)
+        .bind(to_unix_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed(T))?;
+        rows.iter()
+            .map(|row| {
+                Ok(CallEvent {
+                    call_id: get(row, T, "call_id")?,
+                    at_unix_ms: get(row, T, "ts")?,
+                    name: get(row, T, "name")?,
+                    data: json_column(row, T, "data")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The turns spoken by `who` in every call that started in `[from_unix_ms, to_unix_ms)`,
+    /// by call and then in order.
+    pub async fn turns_between(
+        &self,
+        who: Speaker,
+        from_unix_ms: i64,
+        to_unix_ms: i64,
+    ) -> Result<Vec<Turn>, StoreError> {
+        const T: &str = "transcripts";
+        let rows = sqlx::query(
+            "SELECT t.call_id, t.seq, t.who, t.text, t.node, t.at_ms FROM transcripts t \
+             JOIN calls c ON c.call_id = t.call_id \
+             WHERE t.who = $1 AND c.started_at >= $2 AND c.started_at < $3 \
+             ORDER BY t.call_id, t.seq",
+        )
+        .bind(who.as_str())
+        .bind(from_unix_ms)
+        .bind(to_unix_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed(T))?;
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = get(row, T, "seq")?;
+                let at_ms: i64 = get(row, T, "at_ms")?;
+                Ok(Turn {
+                    call_id: get(row, T, "call_id")?,
+                    seq: u32::try_from(seq).unwrap_or(u32::MAX),
+                    who: parse_enum(row, T, "who", Speaker::parse)?,
+                    text: get(row, T, "text")?,
+                    node: get(row, T, "node")?,
+                    at_ms: u64::try_from(at_ms).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Every callback (whatever its status) whose caller was queued in
+    /// `[from_unix_ms, to_unix_ms)`, oldest first.
+    pub async fn callbacks_between(
+        &self,
+        from_unix_ms: i64,
+        to_unix_ms: i64,
+    ) -> Result<Vec<Callback>, StoreError> {
+        const T: &str = "callbacks";
+        let rows = sqlx::query(
+            "SELECT id, queue, number, priority, enqueued_at, context, status FROM callbacks \
+             WHERE enqueued_at >= $1 AND enqueued_at < $2 ORDER BY enqueued_at, id",
+        )
+        .bind(from_unix_ms)
+        .bind(to_unix_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed(T))?;
+        rows.iter()
+            .map(|row| {
+                let priority: i64 = get(row, T, "priority")?;
+                Ok(Callback {
+                    id: get(row, T, "id")?,
+                    queue: get(row, T, "queue")?,
+                    number: get(row, T, "number")?,
+                    priority: i32::try_from(priority).unwrap_or(0),
+                    enqueued_at_unix_ms: get(row, T, "enqueued_at")?,
+                    context: json_column(row, T, "context")?,
+                    status: parse_enum(row, T, "status", CallbackStatus::parse)?,
                 })
             })
             .collect()

@@ -49,6 +49,7 @@ pub use model::{
     Callback, CallbackStatus, Cdr, CdrCursor, CdrFilter, Direction, HangupSide, IntentScore,
     Outcome, SlotValue, Speaker, Turn,
 };
+pub use model::{QaFilter, QaRecord};
 pub use writer::{StoreWriter, WriterConfig, WriterStats};
 
 use std::path::PathBuf;

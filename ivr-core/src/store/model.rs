@@ -399,3 +399,34 @@ impl CdrFilter {
         }
     }
 }
+
+/// Which stored quality-inspection results to return ([`crate::store::Store::qa_results`]).
+/// Set fields must all match; results are newest scored first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QaFilter {
+    /// Results of this call only.
+    pub call_id: Option<String>,
+    /// Calls that started at or after this instant.
+    pub from_unix_ms: Option<i64>,
+    /// Calls that started before this instant.
+    pub to_unix_ms: Option<i64>,
+    /// Results scored with this rule set ([`crate::qa::Rules::fingerprint`]).
+    pub rules_fingerprint: Option<String>,
+    /// Results scoring below this.
+    pub below_score: Option<u8>,
+    /// At most this many results; 0 for all.
+    pub limit: u32,
+}
+
+/// A stored quality-inspection result, with what the report needs of its call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QaRecord {
+    /// The result.
+    pub result: crate::qa::QaResult,
+    /// When it was scored.
+    pub scored_at_unix_ms: i64,
+    /// The call's agent, if an agent took it (`None` also when the call is not recorded).
+    pub agent_id: Option<String>,
+    /// When the call started (`None` when the call is not recorded).
+    pub started_at_unix_ms: Option<i64>,
+}

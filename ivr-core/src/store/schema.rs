@@ -21,10 +21,11 @@ struct Migration {
 }
 
 /// Every migration, oldest first.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "calls, events, transcripts, agent states, callbacks, audit",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "calls, events, transcripts, agent states, callbacks, audit",
+        sql: r#"
 CREATE TABLE calls (
     call_id TEXT PRIMARY KEY,
     direction TEXT NOT NULL,
@@ -103,7 +104,23 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_ts ON audit (ts)
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "quality inspection results",
+        sql: r#"
+CREATE TABLE qa_results (
+    call_id TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    score BIGINT NOT NULL,
+    findings TEXT NOT NULL,
+    scored_at BIGINT NOT NULL,
+    PRIMARY KEY (call_id, rules)
+);
+CREATE INDEX qa_results_scored ON qa_results (scored_at)
+"#,
+    },
+];
 
 /// The newest schema version this build knows.
 pub(super) fn latest_version() -> i64 {
