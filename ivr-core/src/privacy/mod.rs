@@ -12,6 +12,7 @@
 //! These are library pieces with no global state; the engine decides where to call them.
 
 pub mod audit;
+pub mod cli;
 pub mod crypt;
 pub mod recording;
 pub mod redact;

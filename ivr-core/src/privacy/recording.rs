@@ -382,7 +382,7 @@ pub fn call_recordings(data: &Path, call_id: &str) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::BTreeMap;
 

@@ -390,14 +390,13 @@ fn write_at_offsets(mut file: &std::fs::File, edits: &[(u64, Vec<u8>)]) -> io::R
     Ok(())
 }
 
-/// Decrypts (or copies, when it is stored plain) the recording of `call_id` under `data` into
-/// `out`, written atomically; returns the source file and the bytes written. Blocking.
-pub fn export_recording(
+/// The WAV bytes of the recording of `call_id` under `data`, decrypted (every chunk
+/// authenticated) when it is sealed, and the file they came from. Blocking.
+pub fn read_call_recording(
     data: &Path,
     call_id: &str,
     keyring: Option<&Keyring>,
-    out: &Path,
-) -> Result<(PathBuf, u64), RightsError> {
+) -> Result<(PathBuf, Vec<u8>), RightsError> {
     let plain = recording::recording_path(data, call_id);
     let sealed = recording::sealed_path(&plain);
     let source = [sealed, plain]
@@ -429,11 +428,12 @@ pub fn export_recording(
         }
         bytes
     };
-    write_file_atomically(out, &bytes)?;
-    Ok((source, bytes.len() as u64))
+    Ok((source, bytes))
 }
 
-fn write_file_atomically(out: &Path, bytes: &[u8]) -> Result<(), RightsError> {
+/// Writes `bytes` to `out` readable by the owner only (mode 0600), through `out.partial`
+/// synced and renamed, so `out` is either complete or absent.
+pub fn write_private_file(out: &Path, bytes: &[u8]) -> Result<(), RightsError> {
     use std::io::Write;
     let mut name = out.as_os_str().to_owned();
     name.push(".partial");
