@@ -201,15 +201,44 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// [`rights::authorise`]; a refusal of a principal is recorded in the audit log
+/// (`details.refused`), as the API records its refusals.
+fn authorise(
+    r: &Resolved,
+    target: &Target,
+    allowed: &[Role],
+    (what, action, audit_target): (&'static str, &str, &str),
+) -> Result<Role, String> {
+    match rights::authorise(r.api.as_ref(), &target.principal, allowed, what) {
+        Ok(role) => Ok(role),
+        Err(e @ RightsError::NotAuthorised { found, .. }) => {
+            let role = found.map_or("none", Role::as_str);
+            let recorded = rights::record(
+                &r.data,
+                &target.principal,
+                role,
+                action,
+                audit_target,
+                json!({"refused": true}),
+            );
+            match recorded {
+                Ok(_) => Err(e.to_string()),
+                Err(a) => Err(format!("{e}; and the refusal could not be audited: {a}")),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn export(caller: &str, output: Option<&Path>, target: &Target) -> Result<(), String> {
     let r = target.resolve()?;
-    let role = rights::authorise(
-        r.api.as_ref(),
-        &target.principal,
+    let audit_target = format!("caller:{}", crate::events::mask_number(caller));
+    let role = authorise(
+        &r,
+        target,
         &[Role::Admin, Role::Supervisor],
-        "export a caller's data",
-    )
-    .map_err(err)?;
+        ("export a caller's data", "privacy.export", &audit_target),
+    )?;
     let doc = runtime()?.block_on(async {
         let store = open_store(&r.store).await?;
         let doc = rights::export_caller(&store, &r.data, caller)
@@ -226,7 +255,7 @@ fn export(caller: &str, output: Option<&Path>, target: &Target) -> Result<(), St
         &target.principal,
         role.as_str(),
         "privacy.export",
-        &format!("caller:{}", crate::events::mask_number(caller)),
+        &audit_target,
         json!({"calls": calls, "callbacks": doc["callbacks"].as_array().map_or(0, Vec::len)}),
     )
     .map_err(err)?;
@@ -242,13 +271,13 @@ fn export(caller: &str, output: Option<&Path>, target: &Target) -> Result<(), St
 
 fn erase(caller: &str, target: &Target) -> Result<(), String> {
     let r = target.resolve()?;
-    let role = rights::authorise(
-        r.api.as_ref(),
-        &target.principal,
+    let audit_target = format!("caller:{}", crate::events::mask_number(caller));
+    let role = authorise(
+        &r,
+        target,
         &[Role::Admin],
-        "erase a caller's data",
-    )
-    .map_err(err)?;
+        ("erase a caller's data", "privacy.erase", &audit_target),
+    )?;
     let report = runtime()?.block_on(async {
         let store = open_store(&r.store).await?;
         let report = rights::erase_caller(&store, &r.data, caller)
@@ -287,13 +316,12 @@ fn export_recording(
     target: &Target,
 ) -> Result<(), String> {
     let r = target.resolve()?;
-    let role = rights::authorise(
-        r.api.as_ref(),
-        &target.principal,
+    let role = authorise(
+        &r,
+        target,
         &[Role::Admin, Role::Supervisor],
-        "export a recording",
-    )
-    .map_err(err)?;
+        ("export a recording", "recording.export", call_id),
+    )?;
     let keyring = super::recording::load_keyring(&r.privacy).map_err(err)?;
     let (source, wav) = rights::read_call_recording(&r.data, call_id, keyring.as_ref())
         .map_err(|e: RightsError| e.to_string())?;

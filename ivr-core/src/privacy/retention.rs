@@ -280,6 +280,16 @@ pub fn spawn_retention(
     data_dir: PathBuf,
     store: Option<crate::store::Store>,
 ) -> tokio::task::JoinHandle<()> {
+    spawn_reporting(config, data_dir, store, None)
+}
+
+/// [`spawn_retention`], also sending each pass's report to `passes`.
+fn spawn_reporting(
+    config: crate::config::PrivacyConfig,
+    data_dir: PathBuf,
+    store: Option<crate::store::Store>,
+    passes: Option<tokio::sync::mpsc::UnboundedSender<RetentionRun>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let period = config.retention_interval.max(Duration::from_secs(1));
         let mut ticks = tokio::time::interval(period);
@@ -297,6 +307,9 @@ pub fn spawn_retention(
             }
             for problem in &run.problems {
                 tracing::warn!(problem = %problem, "retention");
+            }
+            if let Some(tx) = &passes {
+                let _ = tx.send(run);
             }
         }
     })
@@ -389,5 +402,127 @@ mod tests {
         let missing = dir.path().join("recordings");
         let err = sweep(&missing, days(1), now()).unwrap_err();
         assert!(err.to_string().contains("recordings"), "{err}");
+    }
+
+    async fn store_with_calls(dir: &Path, starts: &[(&str, i64)]) -> crate::store::Store {
+        let store = crate::store::Store::open(dir.join("ivr.db").to_str().unwrap())
+            .await
+            .unwrap();
+        for (id, at) in starts {
+            let start = crate::store::CallStart {
+                call_id: id.to_string(),
+                direction: crate::store::Direction::Inbound,
+                from_number: "+15550100".into(),
+                to_number: "+15550199".into(),
+                trunk: "t".into(),
+                started_at_unix_ms: *at,
+                dial_plan: "p".into(),
+                dial_plan_version: "1".into(),
+            };
+            store
+                .finish_call(&crate::store::Cdr::started(start))
+                .await
+                .unwrap();
+            store
+                .append_turn(&crate::store::Turn {
+                    call_id: id.to_string(),
+                    seq: 0,
+                    who: crate::store::Speaker::Caller,
+                    text: "hello".into(),
+                    node: None,
+                    at_ms: 0,
+                })
+                .await
+                .unwrap();
+        }
+        store
+    }
+
+    fn privacy(recordings: u32, transcripts: u32) -> crate::config::PrivacyConfig {
+        crate::config::PrivacyConfig {
+            recording_retention_days: NonZeroU32::new(recordings),
+            transcript_retention_days: NonZeroU32::new(transcripts),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retention_pass_deletes_old_recordings_and_transcripts_and_audits_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        touch(&d.join("recordings/old.wav.enc"), now() - DAY * 40, 10);
+        touch(&d.join("recordings/new.wav.enc"), now() - DAY, 10);
+        touch(&d.join("voicemail/sales/old.wav"), now() - DAY * 40, 5);
+        let store = store_with_calls(
+            d,
+            &[
+                ("old", crate::store::unix_ms(now() - DAY * 8)),
+                ("new", crate::store::unix_ms(now() - DAY * 6)),
+            ],
+        )
+        .await;
+        let run = run_retention(&privacy(30, 7), d, Some(&store), now()).await;
+        assert!(run.problems.is_empty(), "{:?}", run.problems);
+        assert_eq!(
+            run.files_deleted,
+            [
+                d.join("recordings/old.wav.enc"),
+                d.join("voicemail/sales/old.wav")
+            ]
+        );
+        assert_eq!(run.bytes_freed, 15);
+        assert_eq!(run.turns_deleted, 1);
+        assert!(d.join("recordings/new.wav.enc").exists());
+        assert!(store.transcript("old").await.unwrap().is_empty());
+        assert_eq!(store.transcript("new").await.unwrap().len(), 1);
+        assert!(
+            store.call("old").await.unwrap().is_some(),
+            "the call record stays"
+        );
+        let report = super::super::audit::verify(&d.join("audit.jsonl")).unwrap();
+        assert!(report.is_intact());
+        assert_eq!(report.entries, 2);
+        let log = fs::read_to_string(d.join("audit.jsonl")).unwrap();
+        assert!(
+            log.contains(
+                "\"actor\":\"retention\",\"role\":\"system\",\"action\":\"recording.delete\""
+            ),
+            "{log}"
+        );
+        assert!(log.contains("recordings/old.wav.enc") && log.contains("transcript.delete"));
+        // Nothing more to do: nothing more is audited.
+        let again = run_retention(&privacy(30, 7), d, Some(&store), now()).await;
+        assert!(again.files_deleted.is_empty() && again.turns_deleted == 0);
+        assert_eq!(
+            super::super::audit::verify(&d.join("audit.jsonl"))
+                .unwrap()
+                .entries,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn without_retention_periods_nothing_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        touch(&d.join("recordings/old.wav"), now() - DAY * 4000, 10);
+        let store = store_with_calls(d, &[("old", 0)]).await;
+        let run = run_retention(&privacy(0, 0), d, Some(&store), now()).await;
+        assert!(run.files_deleted.is_empty() && run.turns_deleted == 0);
+        assert!(d.join("recordings/old.wav").exists());
+        assert!(!d.join("audit.jsonl").exists());
+    }
+
+    #[tokio::test]
+    async fn the_job_makes_its_first_pass_at_once_and_reports_each_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_path_buf();
+        touch(&d.join("recordings/a.wav"), SystemTime::now() - DAY * 40, 1);
+        let (tx, mut passes) = tokio::sync::mpsc::unbounded_channel();
+        let job = spawn_reporting(privacy(30, 0), d.clone(), None, Some(tx));
+        let first = passes.recv().await.unwrap();
+        assert_eq!(first.files_deleted, [d.join("recordings/a.wav")]);
+        assert!(!d.join("recordings/a.wav").exists());
+        job.abort();
     }
 }
