@@ -442,6 +442,46 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_privacy_section_parses_with_defaults_and_rejects_unknown_fields() {
+        let c: crate::config::Config = toml::from_str(
+            "[privacy]\nactive_key = \"2025q3\"\nrecording_retention_days = 90\n\
+             retention_interval = \"10m\"\n[privacy.recording_keys]\n\
+             2025q3 = { env = \"IVR_KEY_A\" }\n2025q2 = { file = \"/etc/ivr/k2\" }\n",
+        )
+        .unwrap();
+        let p = &c.privacy;
+        assert_eq!(p.active_key.as_deref(), Some("2025q3"));
+        assert_eq!(p.recording_retention_days.map(|d| d.get()), Some(90));
+        assert_eq!(p.transcript_retention_days, None);
+        assert!(!p.store_unredacted);
+        assert_eq!(p.retention_interval, std::time::Duration::from_secs(600));
+        assert_eq!(
+            p.recording_keys.get("2025q3"),
+            Some(&KeySource::Env("IVR_KEY_A".into()))
+        );
+        assert_eq!(
+            p.recording_keys.get("2025q2"),
+            Some(&KeySource::File("/etc/ivr/k2".into()))
+        );
+        let d: crate::config::Config = toml::from_str("").unwrap();
+        assert_eq!(
+            d.privacy.retention_interval,
+            std::time::Duration::from_secs(3600)
+        );
+        assert!(
+            toml::from_str::<crate::config::Config>("[privacy]\nretention_days = 3\n").is_err()
+        );
+        assert!(toml::from_str::<crate::config::Config>(
+            "[privacy.recording_keys]\nk = { key = \"inline\" }\n"
+        )
+        .is_err());
+        assert!(toml::from_str::<crate::config::Config>(
+            "[privacy]\nrecording_retention_days = 0\n"
+        )
+        .is_err());
+    }
+
+    #[test]
     fn sealing_replaces_the_wav_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let wav = real_wav(dir.path(), "c-1");
