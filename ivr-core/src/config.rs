@@ -51,6 +51,9 @@ pub struct Config {
     /// Call-center queues served by agents; without it queued callers hear hold audio only.
     #[serde(default)]
     pub acd: Option<crate::center::AcdSection>,
+    /// Recording encryption keys, retention periods, redaction (see docs/privacy.md).
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
 }
 
 /// `[server]`
@@ -320,6 +323,66 @@ impl StoreConfig {
             None => data.join("ivr.db").display().to_string(),
         }
     }
+}
+
+/// `[privacy]`: the keys that encrypt recordings, how long recordings and transcripts are
+/// kept, and whether anything is stored unredacted. See docs/privacy.md.
+///
+/// ```toml
+/// [privacy]
+/// active_key = "2025q3"
+/// recording_retention_days = 90
+/// transcript_retention_days = 30
+///
+/// [privacy.recording_keys]
+/// 2025q3 = { env = "IVR_KEY_2025Q3" }
+/// 2025q2 = { file = "/etc/ivr/keys/2025q2.key" }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Recording keys by key id (1–64 of `A–Z a–z 0–9 . _ -`): where each key's 32 bytes
+    /// (base64 or 64 hex digits) are read from. The key itself is never written here.
+    pub recording_keys: std::collections::BTreeMap<String, KeySource>,
+    /// The key id that encrypts new recordings; the other keys only decrypt older files.
+    /// Without it recordings are stored unencrypted.
+    pub active_key: Option<String>,
+    /// Recordings (and voicemail) are deleted this many days after they were written; unset
+    /// keeps them until deleted by hand.
+    pub recording_retention_days: Option<std::num::NonZeroU32>,
+    /// Transcripts are deleted this many days after their call started (the call record
+    /// stays); unset keeps them.
+    pub transcript_retention_days: Option<std::num::NonZeroU32>,
+    /// Store transcripts and slots as heard, without masking card numbers, IDs and accounts.
+    /// Off by default; turning it on needs a legal basis (PCI DSS forbids it for card data).
+    pub store_unredacted: bool,
+    /// How often the retention job runs.
+    #[serde(with = "humantime")]
+    pub retention_interval: Duration,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            recording_keys: std::collections::BTreeMap::new(),
+            active_key: None,
+            recording_retention_days: None,
+            transcript_retention_days: None,
+            store_unredacted: false,
+            retention_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Where one recording key is read from: `{ env = "VAR" }` or `{ file = "/abs/path" }`. The
+/// file or variable holds the key as base64 or 64 hex digits (surrounding whitespace ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum KeySource {
+    /// An environment variable, read when the keyring is loaded.
+    Env(String),
+    /// A file (absolute path, readable only by the engine's user).
+    File(PathBuf),
 }
 
 /// An IP network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare address).

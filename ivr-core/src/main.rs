@@ -196,6 +196,12 @@ enum Command {
     Qa(ivr_core::qa::cli::QaCommand),
     // Its help is the doc comment of ReportArgs.
     Report(ivr_core::report::cli::ReportArgs),
+    /// A caller's data: export it (right of access) or erase it (right to erasure).
+    #[command(subcommand)]
+    Privacy(ivr_core::privacy::cli::PrivacyCommand),
+    /// Call recordings: export one, decrypted, for an authorised principal.
+    #[command(subcommand)]
+    Recording(ivr_core::privacy::cli::RecordingCommand),
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -275,6 +281,8 @@ fn main() -> ExitCode {
         } => transcribe(&file, engine, model, plan.zip(node), &language, format),
         Command::AuditVerify { file } => audit_verify(&file),
         Command::Call(args) => ivr_core::testcall::main(args),
+        Command::Privacy(c) => ivr_core::privacy::cli::privacy(c),
+        Command::Recording(c) => ivr_core::privacy::cli::recording(c),
         Command::Calls {
             store,
             number,

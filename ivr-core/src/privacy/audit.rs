@@ -34,8 +34,10 @@
 //! `fsync`ed ([`FsyncPolicy::EveryEntry`], the default: audit entries are rare and must
 //! survive a crash). [`FsyncPolicy::OsDecides`] leaves flushing to the OS for tests and bulk
 //! imports. [`AuditLog::append`] takes `&self` and serialises callers with an internal mutex,
-//! so one `Arc<AuditLog>` serves every task. [`AuditLog::open`] takes an exclusive advisory
-//! lock on the file so a second process cannot interleave its own chain.
+//! so one `Arc<AuditLog>` serves every task. Each append also holds an exclusive advisory lock
+//! on the file (`flock`) while it reads the chain's head and writes: several processes (the
+//! engine and the `ivr privacy …` commands) may append to one log, each entry chained to the
+//! one before it, whoever wrote that.
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -209,12 +211,6 @@ pub enum AuditError {
         /// The underlying error.
         source: io::Error,
     },
-    /// Another process holds the log open for writing.
-    #[error("audit log {} is in use by another process: only one writer may append to it", path.display())]
-    Locked {
-        /// The log file.
-        path: PathBuf,
-    },
     /// The last line has no newline: a write was interrupted.
     #[error(
         "audit log {} ends with an incomplete entry at byte {offset} (a write interrupted by a crash?): \
@@ -281,43 +277,13 @@ impl AuditLog {
             .create(true)
             .open(path)
             .map_err(io_err("open"))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(AuditError::Locked {
-                    path: path.to_owned(),
-                })
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock")(e)),
-        }
-        let len = file.metadata().map_err(io_err("read"))?.len();
-        let head = match last_line(&mut file, len).map_err(io_err("read"))? {
-            Tail::Empty => Head {
-                seq: 0,
-                hash: GENESIS_HASH.to_owned(),
-            },
-            Tail::Incomplete(offset) => {
-                return Err(AuditError::IncompleteTail {
-                    path: path.to_owned(),
-                    offset,
-                })
-            }
-            Tail::Line(line) => {
-                let damaged = |reason: String| AuditError::DamagedTail {
-                    path: path.to_owned(),
-                    reason,
-                };
-                let entry: Entry =
-                    serde_json::from_slice(&line).map_err(|e| damaged(e.to_string()))?;
-                if entry.compute_hash() != entry.hash {
-                    return Err(damaged("its hash does not match its content".into()));
-                }
-                Head {
-                    seq: entry.seq,
-                    hash: entry.hash,
-                }
-            }
-        };
+        file.lock().map_err(io_err("lock"))?;
+        let read = file
+            .metadata()
+            .map_err(io_err("read"))
+            .and_then(|m| Ok((m.len(), read_head(&mut file, m.len(), path)?)));
+        let _ = file.unlock();
+        let (len, head) = read?;
         Ok(AuditLog {
             path: path.to_owned(),
             fsync,
@@ -344,6 +310,40 @@ impl AuditLog {
     /// is cut back to its previous length so the chain stays intact.
     pub fn append(&self, new: NewEntry<'_>, now: SystemTime) -> Result<Head, AuditError> {
         let mut state = self.lock();
+        let io_err = |action| {
+            move |source| AuditError::Io {
+                action,
+                path: self.path.clone(),
+                source,
+            }
+        };
+        state.file.lock().map_err(io_err("lock"))?;
+        let appended = self.append_locked(&mut state, new, now);
+        let _ = state.file.unlock();
+        appended
+    }
+
+    /// [`AuditLog::append`] once the file lock is held: catches up with entries another
+    /// process appended, then writes.
+    fn append_locked(
+        &self,
+        state: &mut State,
+        new: NewEntry<'_>,
+        now: SystemTime,
+    ) -> Result<Head, AuditError> {
+        let len = state
+            .file
+            .metadata()
+            .map_err(|source| AuditError::Io {
+                action: "read",
+                path: self.path.clone(),
+                source,
+            })?
+            .len();
+        if len != state.len {
+            state.head = read_head(&mut state.file, len, &self.path)?;
+            state.len = len;
+        }
         let ts = chrono::DateTime::<chrono::Utc>::from(now)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut entry = Entry {
@@ -384,6 +384,39 @@ impl AuditLog {
             hash: entry.hash,
         };
         Ok(state.head.clone())
+    }
+}
+
+/// The head of the chain in `file` (`len` bytes long): its last entry's seq and hash.
+fn read_head(file: &mut File, len: u64, path: &Path) -> Result<Head, AuditError> {
+    let tail = last_line(file, len).map_err(|source| AuditError::Io {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    match tail {
+        Tail::Empty => Ok(Head {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }),
+        Tail::Incomplete(offset) => Err(AuditError::IncompleteTail {
+            path: path.to_owned(),
+            offset,
+        }),
+        Tail::Line(line) => {
+            let damaged = |reason: String| AuditError::DamagedTail {
+                path: path.to_owned(),
+                reason,
+            };
+            let entry: Entry = serde_json::from_slice(&line).map_err(|e| damaged(e.to_string()))?;
+            if entry.compute_hash() != entry.hash {
+                return Err(damaged("its hash does not match its content".into()));
+            }
+            Ok(Head {
+                seq: entry.seq,
+                hash: entry.hash,
+            })
+        }
     }
 }
 
@@ -903,12 +936,18 @@ mod tests {
     }
 
     #[test]
-    fn a_second_writer_is_refused() {
+    fn two_writers_on_one_file_keep_one_chain() {
         let (_dir, path) = log_with(1);
-        let _first = AuditLog::open(&path).unwrap();
-        assert!(matches!(
-            AuditLog::open(&path),
-            Err(AuditError::Locked { .. })
-        ));
+        let first = AuditLog::open_with(&path, FsyncPolicy::OsDecides).unwrap();
+        let second = AuditLog::open_with(&path, FsyncPolicy::OsDecides).unwrap();
+        for i in 0..3 {
+            first.append(entry(10 + i), at(10 + i)).unwrap();
+            second.append(entry(20 + i), at(20 + i)).unwrap();
+        }
+        let head = second.append(entry(30), at(30)).unwrap();
+        assert_eq!(head.seq, 8);
+        let report = verify(&path).unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.head, Some(head));
     }
 }

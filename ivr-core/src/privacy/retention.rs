@@ -13,6 +13,13 @@
 //! decryption, which may hold plaintext), never follows symbolic links, leaves directories in
 //! place, and keeps going past files it cannot delete, listing them in the report. The caller
 //! records the deletions in the audit log (`action: "recording.delete"`, `actor: "retention"`).
+//!
+//! [`spawn_retention`] is the engine's background job: every `[privacy] retention_interval`
+//! (an hour by default) it sweeps `DATA/recordings` and `DATA/voicemail` with
+//! `recording_retention_days`, deletes the transcript turns of calls that started more than
+//! `transcript_retention_days` ago (the call records stay), and records what it deleted in the
+//! audit log `DATA/audit.jsonl` as actor `retention`, role `system`. [`run_retention`] is one
+//! pass of it.
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -150,6 +157,164 @@ fn is_recording(path: &Path) -> bool {
     })
 }
 
+/// What one [`run_retention`] pass did.
+#[derive(Debug, Default)]
+pub struct RetentionRun {
+    /// Recording and voicemail files deleted.
+    pub files_deleted: Vec<PathBuf>,
+    /// Their total size in bytes.
+    pub bytes_freed: u64,
+    /// Transcript turns deleted.
+    pub turns_deleted: u64,
+    /// What went wrong (the pass goes on past each problem).
+    pub problems: Vec<String>,
+}
+
+/// Most file names recorded in one audit entry.
+const FILES_PER_AUDIT_ENTRY: usize = 200;
+
+/// One retention pass at `now` (see the module docs). Blocking file work runs on the blocking
+/// pool.
+pub async fn run_retention(
+    config: &crate::config::PrivacyConfig,
+    data_dir: &Path,
+    store: Option<&crate::store::Store>,
+    now: SystemTime,
+) -> RetentionRun {
+    let mut run = RetentionRun::default();
+    if let Some(days) = config.recording_retention_days {
+        for sub in ["recordings", "voicemail"] {
+            let dir = data_dir.join(sub);
+            if !dir.is_dir() {
+                continue;
+            }
+            let swept = tokio::task::spawn_blocking(move || sweep(&dir, days, now)).await;
+            match swept {
+                Ok(Ok(report)) => {
+                    run.bytes_freed += report.bytes_freed;
+                    run.files_deleted.extend(report.deleted);
+                    run.problems.extend(
+                        report
+                            .failed
+                            .iter()
+                            .map(|f| format!("{}: {}", f.path.display(), f.error)),
+                    );
+                }
+                Ok(Err(e)) => run.problems.push(e.to_string()),
+                Err(e) => run.problems.push(e.to_string()),
+            }
+        }
+    }
+    let mut transcript_cutoff = None;
+    if let (Some(days), Some(store)) = (config.transcript_retention_days, store) {
+        let keep = Duration::from_secs(u64::from(days.get()) * 24 * 60 * 60);
+        let cutoff = now.checked_sub(keep).unwrap_or(SystemTime::UNIX_EPOCH);
+        match store
+            .delete_transcripts_before(crate::store::unix_ms(cutoff))
+            .await
+        {
+            Ok(n) => run.turns_deleted = n,
+            Err(e) => run.problems.push(e.to_string()),
+        }
+        transcript_cutoff = Some(cutoff);
+    }
+    let mut entries: Vec<(&'static str, &'static str, serde_json::Value)> = Vec::new();
+    let names: Vec<String> = run
+        .files_deleted
+        .iter()
+        .map(|p| p.strip_prefix(data_dir).unwrap_or(p).display().to_string())
+        .collect();
+    for chunk in names.chunks(FILES_PER_AUDIT_ENTRY) {
+        entries.push((
+            "recording.delete",
+            "recordings",
+            serde_json::json!({
+                "files": chunk,
+                "retention_days": config.recording_retention_days.map(|d| d.get()),
+            }),
+        ));
+    }
+    if let (Some(cutoff), true) = (transcript_cutoff, run.turns_deleted > 0) {
+        entries.push((
+            "transcript.delete",
+            "transcripts",
+            serde_json::json!({
+                "turns": run.turns_deleted,
+                "calls_started_before": crate::events::timestamp(cutoff),
+                "retention_days": config.transcript_retention_days.map(|d| d.get()),
+            }),
+        ));
+    }
+    if !entries.is_empty() {
+        let path = data_dir.join("audit.jsonl");
+        let audited = tokio::task::spawn_blocking(move || {
+            let log = super::audit::AuditLog::open(&path)?;
+            for (action, target, details) in entries {
+                log.append(
+                    super::audit::NewEntry {
+                        actor: "retention",
+                        role: "system",
+                        action,
+                        target,
+                        details,
+                    },
+                    now,
+                )?;
+            }
+            Ok::<(), super::audit::AuditError>(())
+        })
+        .await;
+        match audited {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => run.problems.push(e.to_string()),
+            Err(e) => run.problems.push(e.to_string()),
+        }
+    }
+    run
+}
+
+/// Starts the retention job: a pass at once, then one every `config.retention_interval`
+/// (passes never overlap; a late pass is not made up twice). Abort the handle to stop it.
+pub fn spawn_retention(
+    config: crate::config::PrivacyConfig,
+    data_dir: PathBuf,
+    store: Option<crate::store::Store>,
+) -> tokio::task::JoinHandle<()> {
+    spawn_reporting(config, data_dir, store, None)
+}
+
+/// [`spawn_retention`], also sending each pass's report to `passes`.
+fn spawn_reporting(
+    config: crate::config::PrivacyConfig,
+    data_dir: PathBuf,
+    store: Option<crate::store::Store>,
+    passes: Option<tokio::sync::mpsc::UnboundedSender<RetentionRun>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = config.retention_interval.max(Duration::from_secs(1));
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let run = run_retention(&config, &data_dir, store.as_ref(), SystemTime::now()).await;
+            if !run.files_deleted.is_empty() || run.turns_deleted > 0 {
+                tracing::info!(
+                    files = run.files_deleted.len(),
+                    bytes = run.bytes_freed,
+                    turns = run.turns_deleted,
+                    "retention: expired recordings and transcripts deleted"
+                );
+            }
+            for problem in &run.problems {
+                tracing::warn!(problem = %problem, "retention");
+            }
+            if let Some(tx) = &passes {
+                let _ = tx.send(run);
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +402,127 @@ mod tests {
         let missing = dir.path().join("recordings");
         let err = sweep(&missing, days(1), now()).unwrap_err();
         assert!(err.to_string().contains("recordings"), "{err}");
+    }
+
+    async fn store_with_calls(dir: &Path, starts: &[(&str, i64)]) -> crate::store::Store {
+        let store = crate::store::Store::open(dir.join("ivr.db").to_str().unwrap())
+            .await
+            .unwrap();
+        for (id, at) in starts {
+            let start = crate::store::CallStart {
+                call_id: id.to_string(),
+                direction: crate::store::Direction::Inbound,
+                from_number: "+15550100".into(),
+                to_number: "+15550199".into(),
+                trunk: "t".into(),
+                started_at_unix_ms: *at,
+                dial_plan: "p".into(),
+                dial_plan_version: "1".into(),
+            };
+            store
+                .finish_call(&crate::store::Cdr::started(start))
+                .await
+                .unwrap();
+            store
+                .append_turn(&crate::store::Turn {
+                    call_id: id.to_string(),
+                    seq: 0,
+                    who: crate::store::Speaker::Caller,
+                    text: "hello".into(),
+                    node: None,
+                    at_ms: 0,
+                })
+                .await
+                .unwrap();
+        }
+        store
+    }
+
+    fn privacy(recordings: u32, transcripts: u32) -> crate::config::PrivacyConfig {
+        crate::config::PrivacyConfig {
+            recording_retention_days: NonZeroU32::new(recordings),
+            transcript_retention_days: NonZeroU32::new(transcripts),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retention_pass_deletes_old_recordings_and_transcripts_and_audits_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        touch(&d.join("recordings/old.wav.enc"), now() - DAY * 40, 10);
+        touch(&d.join("recordings/new.wav.enc"), now() - DAY, 10);
+        touch(&d.join("voicemail/sales/old.wav"), now() - DAY * 40, 5);
+        let store = store_with_calls(
+            d,
+            &[
+                ("old", crate::store::unix_ms(now() - DAY * 8)),
+                ("new", crate::store::unix_ms(now() - DAY * 6)),
+            ],
+        )
+        .await;
+        let run = run_retention(&privacy(30, 7), d, Some(&store), now()).await;
+        assert!(run.problems.is_empty(), "{:?}", run.problems);
+        assert_eq!(
+            run.files_deleted,
+            [
+                d.join("recordings/old.wav.enc"),
+                d.join("voicemail/sales/old.wav")
+            ]
+        );
+        assert_eq!(run.bytes_freed, 15);
+        assert_eq!(run.turns_deleted, 1);
+        assert!(d.join("recordings/new.wav.enc").exists());
+        assert!(store.transcript("old").await.unwrap().is_empty());
+        assert_eq!(store.transcript("new").await.unwrap().len(), 1);
+        assert!(
+            store.call("old").await.unwrap().is_some(),
+            "the call record stays"
+        );
+        let report = super::super::audit::verify(&d.join("audit.jsonl")).unwrap();
+        assert!(report.is_intact());
+        assert_eq!(report.entries, 2);
+        let log = fs::read_to_string(d.join("audit.jsonl")).unwrap();
+        assert!(
+            log.contains(
+                "\"actor\":\"retention\",\"role\":\"system\",\"action\":\"recording.delete\""
+            ),
+            "{log}"
+        );
+        assert!(log.contains("recordings/old.wav.enc") && log.contains("transcript.delete"));
+        // Nothing more to do: nothing more is audited.
+        let again = run_retention(&privacy(30, 7), d, Some(&store), now()).await;
+        assert!(again.files_deleted.is_empty() && again.turns_deleted == 0);
+        assert_eq!(
+            super::super::audit::verify(&d.join("audit.jsonl"))
+                .unwrap()
+                .entries,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn without_retention_periods_nothing_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        touch(&d.join("recordings/old.wav"), now() - DAY * 4000, 10);
+        let store = store_with_calls(d, &[("old", 0)]).await;
+        let run = run_retention(&privacy(0, 0), d, Some(&store), now()).await;
+        assert!(run.files_deleted.is_empty() && run.turns_deleted == 0);
+        assert!(d.join("recordings/old.wav").exists());
+        assert!(!d.join("audit.jsonl").exists());
+    }
+
+    #[tokio::test]
+    async fn the_job_makes_its_first_pass_at_once_and_reports_each_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_path_buf();
+        touch(&d.join("recordings/a.wav"), SystemTime::now() - DAY * 40, 1);
+        let (tx, mut passes) = tokio::sync::mpsc::unbounded_channel();
+        let job = spawn_reporting(privacy(30, 0), d.clone(), None, Some(tx));
+        let first = passes.recv().await.unwrap();
+        assert_eq!(first.files_deleted, [d.join("recordings/a.wav")]);
+        assert!(!d.join("recordings/a.wav").exists());
+        job.abort();
     }
 }

@@ -972,6 +972,224 @@ pub(super) fn redact(location: &str) -> String {
     }
 }
 
+// ---- privacy: a caller's data (export, erasure) and retention ----
+
+/// Tables created by the store's own migrations for calls; rows of any *other* table with a
+/// `call_id` column (QA results, campaign attempts, …) are included in a caller's export and
+/// deleted with their erasure.
+const CORE_CALL_TABLES: &[&str] = &["calls", "call_events", "transcripts"];
+
+/// The calls of a number, as caller or called party.
+const CALLS_OF_NUMBER: &str = "SELECT call_id FROM calls WHERE from_number = $1 OR to_number = $1";
+
+impl Store {
+    /// Every call from or to `number` (exact match), oldest first, without a limit.
+    pub async fn calls_for_number(&self, number: &str) -> Result<Vec<Cdr>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CDR_COLUMNS} FROM calls WHERE from_number = $1 OR to_number = $1 \
+             ORDER BY started_at, call_id"
+        ))
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("calls"))?;
+        rows.iter().map(cdr_from_row).collect()
+    }
+
+    /// Every callback to `number`, whatever its status, oldest first.
+    pub async fn callbacks_for_number(&self, number: &str) -> Result<Vec<Callback>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, queue, number, priority, enqueued_at, context, status FROM callbacks \
+             WHERE number = $1 ORDER BY enqueued_at, id",
+        )
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("callbacks"))?;
+        rows.iter()
+            .map(|row| {
+                let priority: i64 = get(row, "callbacks", "priority")?;
+                Ok(Callback {
+                    id: get(row, "callbacks", "id")?,
+                    queue: get(row, "callbacks", "queue")?,
+                    number: get(row, "callbacks", "number")?,
+                    priority: i32::try_from(priority).unwrap_or(0),
+                    enqueued_at_unix_ms: get(row, "callbacks", "enqueued_at")?,
+                    context: json_column(row, "callbacks", "context")?,
+                    status: parse_enum(row, "callbacks", "status", CallbackStatus::parse)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Tables other than the calls, events and transcripts that have a `call_id` column
+    /// (added by later migrations or by other tools: QA results, campaign attempts, …).
+    pub async fn other_call_tables(&self) -> Result<Vec<String>, StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND p.name = 'call_id' ORDER BY m.name"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.columns \
+                 WHERE column_name = 'call_id' AND table_schema = current_schema() \
+                 ORDER BY table_name"
+            }
+        };
+        let names: Vec<String> = sqlx::query_scalar(sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("catalogue"))?;
+        Ok(names
+            .into_iter()
+            .filter(|n| !CORE_CALL_TABLES.contains(&n.as_str()))
+            .collect())
+    }
+
+    /// The rows of `table` (one of [`Store::other_call_tables`]) for `call_id`, each as a
+    /// JSON object of its columns (integers, reals, text; other types as null).
+    pub async fn call_rows(
+        &self,
+        table: &str,
+        call_id: &str,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, StoreError> {
+        use sqlx::Column as _;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM {} WHERE call_id = $1",
+            quote_ident(table)
+        ))
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("call rows"))?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                row.columns()
+                    .iter()
+                    .map(|c| {
+                        let i = c.ordinal();
+                        let value = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+                            v.map_or(serde_json::Value::Null, serde_json::Value::from)
+                        } else if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+                            v.map_or(serde_json::Value::Null, serde_json::Value::from)
+                        } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                            v.map_or(serde_json::Value::Null, serde_json::Value::from)
+                        } else {
+                            serde_json::Value::Null
+                        };
+                        (c.name().to_string(), value)
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Erases what is held about `number`, in one transaction: its calls' transcripts and the
+    /// rows of [`Store::other_call_tables`] for them are deleted, their events keep their name
+    /// and time but lose their data, callbacks to the number are deleted, and in the call
+    /// records the number is replaced by `token` and the slots and wrap-up notes are cleared
+    /// (times, durations, outcomes, queues and dispositions stay for statistics). Then the
+    /// freed space is overwritten ([`Store::reclaim_space`]).
+    pub async fn erase_caller(
+        &self,
+        number: &str,
+        token: &str,
+    ) -> Result<crate::privacy::rights::ErasureCounts, StoreError> {
+        let others = self.other_call_tables().await?;
+        let mut counts = crate::privacy::rights::ErasureCounts::default();
+        let mut tx = self.pool.begin().await.map_err(failed("erase"))?;
+        for table in &others {
+            let done = sqlx::query(&format!(
+                "DELETE FROM {} WHERE call_id IN ({CALLS_OF_NUMBER})",
+                quote_ident(table)
+            ))
+            .bind(number)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed("erase other tables"))?;
+            counts.other_rows += done.rows_affected();
+        }
+        let done = sqlx::query(&format!(
+            "DELETE FROM transcripts WHERE call_id IN ({CALLS_OF_NUMBER})"
+        ))
+        .bind(number)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("transcripts"))?;
+        counts.turns = done.rows_affected();
+        let done = sqlx::query(&format!(
+            "UPDATE call_events SET data = '{{}}' WHERE call_id IN ({CALLS_OF_NUMBER})"
+        ))
+        .bind(number)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("call_events"))?;
+        counts.events = done.rows_affected();
+        let done = sqlx::query("DELETE FROM callbacks WHERE number = $1")
+            .bind(number)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed("callbacks"))?;
+        counts.callbacks = done.rows_affected();
+        let done = sqlx::query(
+            "UPDATE calls SET \
+             from_number = CASE WHEN from_number = $1 THEN $2 ELSE from_number END, \
+             to_number = CASE WHEN to_number = $1 THEN $2 ELSE to_number END, \
+             slots = '[]', notes = NULL \
+             WHERE from_number = $1 OR to_number = $1",
+        )
+        .bind(number)
+        .bind(token)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("calls"))?;
+        counts.calls = done.rows_affected();
+        tx.commit().await.map_err(failed("erase"))?;
+        self.reclaim_space().await?;
+        Ok(counts)
+    }
+
+    /// Deletes the transcript turns of calls that started before `cutoff_unix_ms` (the call
+    /// records stay); returns how many turns were deleted.
+    pub async fn delete_transcripts_before(&self, cutoff_unix_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM transcripts WHERE call_id IN \
+             (SELECT call_id FROM calls WHERE started_at < $1)",
+        )
+        .bind(cutoff_unix_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(failed("transcripts"))?;
+        Ok(done.rows_affected())
+    }
+
+    /// Rewrites the database so that deleted and overwritten values no longer exist in its
+    /// files: SQLite checkpoints and truncates its write-ahead log, `VACUUM`s (rebuilding the
+    /// file without free pages) and truncates the log again; PostgreSQL runs `VACUUM` (dead
+    /// rows become reusable space, overwritten later by the server, not at once).
+    pub async fn reclaim_space(&self) -> Result<(), StoreError> {
+        let mut conn = self.connection().await?;
+        let statements: &[&str] = match self.backend {
+            Backend::Sqlite => &[
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+                "VACUUM",
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+            ],
+            Backend::Postgres => &["VACUUM calls, call_events, transcripts, callbacks"],
+        };
+        for s in statements {
+            conn.execute(*s).await.map_err(failed("vacuum"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A table name as an SQL identifier (double quotes, inner quotes doubled).
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

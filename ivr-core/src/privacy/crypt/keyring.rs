@@ -263,6 +263,23 @@ impl Keyring {
     }
 }
 
+/// Decodes one key written as 64 hex digits or base64 (surrounding whitespace ignored);
+/// errors name `id` and `source_name`, never the key.
+pub fn decode_key_text(id: &str, text: &str, source_name: &str) -> Result<[u8; 32], KeyringError> {
+    decode_key(text.trim()).map_err(|e| match e {
+        Decode::Encoding(reason) => KeyringError::BadEncoding {
+            source_name: source_name.to_owned(),
+            id: id.to_owned(),
+            reason,
+        },
+        Decode::Length(len) => KeyringError::WrongLength {
+            source_name: source_name.to_owned(),
+            id: id.to_owned(),
+            len,
+        },
+    })
+}
+
 fn entry(id: KeyId, key: &[u8; 32]) -> KeyEntry {
     let mut check = [0u8; KEY_CHECK_LEN];
     let digest = Sha256::new()

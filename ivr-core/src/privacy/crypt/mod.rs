@@ -43,8 +43,8 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use rand::RngCore;
 
+pub use keyring::{decode_key_text, KeyId, Keyring, KeyringError, MAX_KEY_ID_LEN};
 use keyring::{KeyEntry, KEY_CHECK_LEN};
-pub use keyring::{KeyId, Keyring, KeyringError, MAX_KEY_ID_LEN};
 
 /// First bytes of every encrypted recording.
 pub const MAGIC: [u8; 6] = *b"IVRENC";

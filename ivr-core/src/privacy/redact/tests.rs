@@ -35,6 +35,21 @@ fn test_cards_are_masked_keeping_the_last_four_and_separators() {
 }
 
 #[test]
+fn nineteen_digit_unionpay_cards_are_cards_and_keep_the_last_four() {
+    // China UnionPay debit cards are 19 digits, written in fours with a trailing three.
+    assert_eq!(
+        kinds("卡号 6217 0012 3456 7890 122 谢谢"),
+        vec![("6217 0012 3456 7890 122".into(), Kind::Card)]
+    );
+    assert_eq!(r().redact("6217001234567890122"), "***************0122");
+    // One digit off: not a card, still masked as an account number.
+    assert_eq!(
+        kinds("6217001234567890123"),
+        vec![("6217001234567890123".into(), Kind::AccountNumber)]
+    );
+}
+
+#[test]
 fn luhn_invalid_sixteen_digits_are_not_cards() {
     // Still a long digit run, so masked as an account number; with that class off it stays.
     assert_eq!(
