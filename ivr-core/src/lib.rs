@@ -15,6 +15,7 @@
 //! * [`events`] — the call event log (`DATA/events.jsonl`).
 //! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
+//! * [`outbound`] — outbound campaigns: contacts import, the call scheduler, results.
 //! * [`store`] — the call store: CDRs, events, transcripts, agent states, callbacks, audit.
 //! * [`api`] — the gRPC API: agent, supervisor and admin services, tokens, roles, TLS.
 #![deny(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod events;
 pub mod flow;
 pub mod hearing;
 pub mod memory;
+pub mod outbound;
 pub mod plans;
 pub mod playout;
 pub mod ports;

@@ -167,6 +167,9 @@ enum Command {
         #[arg(long)]
         transcript: bool,
     },
+    /// Outbound campaigns: create one from a contacts file, follow it, export its results.
+    #[command(subcommand)]
+    Campaign(ivr_core::outbound::cli::CampaignCommand),
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -244,6 +247,7 @@ fn main() -> ExitCode {
             format,
         } => transcribe(&file, engine, model, plan.zip(node), &language, format),
         Command::AuditVerify { file } => audit_verify(&file),
+        Command::Campaign(command) => ivr_core::outbound::cli::run(command),
         Command::Calls {
             store,
             number,

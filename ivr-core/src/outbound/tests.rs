@@ -1,0 +1,1 @@
+//! Store-backed tests of the outbound module: import, runner, restart, export.
