@@ -208,7 +208,9 @@ pub enum CampaignError {
     #[error("the campaign configuration has {} problem(s): {}", .0.len(), join(.0))]
     Config(Vec<ConfigError>),
     /// No such attempt is in flight (already reported, or never handed out).
-    #[error("attempt {attempt} of contact {contact} is not in progress; each attempt is reported once")]
+    #[error(
+        "attempt {attempt} of contact {contact} is not in progress; each attempt is reported once"
+    )]
     NotInFlight {
         /// The contact.
         contact: ContactId,
@@ -536,10 +538,12 @@ impl Campaign {
         let dial = (!self.ready.is_empty() && self.in_flight.len() < self.config.max_concurrent)
             .then(|| self.pacer.ready_at().unwrap_or(now));
         let page = match self.source {
-            Source::Idle(Some(t)) if self.outstanding.is_none() => {
+            _ if self.wants_page(wall) => Some(now),
+            // Due contacts not wanted yet (the buffer is full) are asked for once it drains,
+            // after a dial: an input, so no timer.
+            Source::Idle(Some(t)) if t > wall && self.outstanding.is_none() => {
                 Some(now + (t - wall).to_std().unwrap_or_default())
             }
-            _ if self.wants_page(wall) => Some(now),
             _ => None,
         };
         [dial, page].into_iter().flatten().min()
@@ -733,7 +737,11 @@ mod tests {
             loop {
                 let mut busy = false;
                 while let Some(d) = self.campaign.poll_deferral() {
-                    let row = self.store.iter_mut().find(|r| r.0.id == d.contact_id).unwrap();
+                    let row = self
+                        .store
+                        .iter_mut()
+                        .find(|r| r.0.id == d.contact_id)
+                        .unwrap();
                     row.1 = d.until;
                     row.2 = true;
                     busy = true;
@@ -757,7 +765,11 @@ mod tests {
                     busy = true;
                 }
                 while let Some(d) = self.campaign.poll_dial(self.now, self.wall) {
-                    let row = self.store.iter_mut().find(|r| r.0.id == d.contact_id).unwrap();
+                    let row = self
+                        .store
+                        .iter_mut()
+                        .find(|r| r.0.id == d.contact_id)
+                        .unwrap();
                     row.2 = false; // dialing
                     row.0.attempts = d.attempt;
                     self.dials.push((self.now, d));
@@ -772,7 +784,13 @@ mod tests {
         fn result(&mut self, id: i64, attempt: u32, kind: OutcomeKind) -> Decision {
             let decision = self
                 .campaign
-                .handle_result(ContactId(id), attempt, &Outcome::of(kind), self.now, self.wall)
+                .handle_result(
+                    ContactId(id),
+                    attempt,
+                    &Outcome::of(kind),
+                    self.now,
+                    self.wall,
+                )
                 .unwrap();
             if let Decision::Retry { at, .. } = decision {
                 let row = self.store.iter_mut().find(|r| r.0.id.0 == id).unwrap();
@@ -839,7 +857,11 @@ mod tests {
         sim.run_until(t0 + Duration::from_secs(10));
         assert_eq!(sim.dials.len(), 3);
         assert_eq!(sim.campaign.in_flight(), 3);
-        assert_eq!(sim.campaign.poll_timeout(), None, "nothing to do until a result");
+        assert_eq!(
+            sim.campaign.poll_timeout(),
+            None,
+            "nothing to do until a result"
+        );
         sim.result(1, 1, OutcomeKind::Answered(Answered::Human));
         sim.run_until(t0 + Duration::from_secs(20));
         assert_eq!(sim.dials.len(), 4);
@@ -878,8 +900,10 @@ mod tests {
     #[test]
     fn busy_is_retried_after_its_back_off_until_the_attempts_are_used_up() {
         let mut cfg = config();
-        cfg.retry
-            .set(RetryClass::Busy, RetryRule::fixed(3, Duration::from_secs(300)));
+        cfg.retry.set(
+            RetryClass::Busy,
+            RetryRule::fixed(3, Duration::from_secs(300)),
+        );
         let mut sim = Sim::new(cfg, vec![contact(7, None)], utc("2024-03-06T12:00:00Z"));
         let t0 = sim.now;
         sim.step();
@@ -925,7 +949,10 @@ mod tests {
         let late = utc("2024-03-06T19:30:00Z");
         let d = decide(&cfg, 1, &OutcomeKind::NoAnswer, None, late);
         assert!(matches!(d, Decision::Retry { at, .. } if at == utc("2024-03-07T09:00:00Z")));
-        assert_eq!(decide(&cfg, 4, &OutcomeKind::NoAnswer, None, wall), Decision::GaveUp);
+        assert_eq!(
+            decide(&cfg, 4, &OutcomeKind::NoAnswer, None, wall),
+            Decision::GaveUp
+        );
     }
 
     #[test]
@@ -946,12 +973,19 @@ mod tests {
             Decision::Completed
         );
         // Unknown is not retried by default: the callee may have answered.
-        assert_eq!(decide(&cfg, 1, &OutcomeKind::Unknown, None, wall), Decision::GaveUp);
+        assert_eq!(
+            decide(&cfg, 1, &OutcomeKind::Unknown, None, wall),
+            Decision::GaveUp
+        );
     }
 
     #[test]
     fn results_for_attempts_not_in_flight_are_refused() {
-        let mut sim = Sim::new(config(), vec![contact(1, None)], utc("2024-03-06T12:00:00Z"));
+        let mut sim = Sim::new(
+            config(),
+            vec![contact(1, None)],
+            utc("2024-03-06T12:00:00Z"),
+        );
         sim.step();
         let (now, wall) = (sim.now, sim.wall);
         let busy = Outcome::of(OutcomeKind::Busy);
@@ -964,7 +998,8 @@ mod tests {
             .handle_result(ContactId(1), 1, &busy, now, wall)
             .is_ok());
         assert_eq!(
-            sim.campaign.handle_result(ContactId(1), 1, &busy, now, wall),
+            sim.campaign
+                .handle_result(ContactId(1), 1, &busy, now, wall),
             Err(CampaignError::NotInFlight {
                 contact: ContactId(1),
                 attempt: 1

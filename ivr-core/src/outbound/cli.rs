@@ -386,7 +386,8 @@ async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), Str
                 "contacts {}: {} pending, {} dialing, {} completed, {} gave up",
                 p.contacts, p.pending, p.dialing, p.completed, p.gave_up
             );
-            let outcomes: Vec<String> = p.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let outcomes: Vec<String> =
+                p.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
             println!("attempts {}: {}", p.attempts, outcomes.join(", "));
         }
     }
@@ -395,15 +396,20 @@ async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), Str
 
 async fn export(location: &str, id: i64, output: &Path, columns: &[String]) -> Result<(), String> {
     let store = open_existing(location).await?;
-    if store.campaign(id).await.map_err(|e| e.to_string())?.is_none() {
+    if store
+        .campaign(id)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
         return Err(format!("there is no campaign {id} in {location}"));
     }
     let rows = if output == Path::new("-") {
         let stdout = std::io::stdout();
         export_results(&store, id, stdout.lock(), columns).await
     } else {
-        let file = File::create(output)
-            .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+        let file =
+            File::create(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
         export_results(&store, id, std::io::BufWriter::new(file), columns).await
     }
     .map_err(|e| e.to_string())?;

@@ -109,7 +109,9 @@ pub enum ConfigError {
         why: String,
     },
     /// The time zone is not an IANA name.
-    #[error("time zone {0:?} is unknown; use an IANA name such as Europe/Paris or America/New_York")]
+    #[error(
+        "time zone {0:?} is unknown; use an IANA name such as Europe/Paris or America/New_York"
+    )]
     TimeZone(String),
     /// The buffer is 0.
     #[error("the scheduler's buffer must hold at least one contact")]
@@ -288,15 +290,17 @@ impl fmt::Display for RetryClass {
 
 impl RetryClass {
     fn parse(text: &str) -> Option<RetryClass> {
-        Some(match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "busy" => RetryClass::Busy,
-            "no_answer" | "noanswer" => RetryClass::NoAnswer,
-            "machine" => RetryClass::Machine,
-            "failed" => RetryClass::Failed,
-            "rejected" => RetryClass::Rejected,
-            "unknown" => RetryClass::Unknown,
-            _ => return None,
-        })
+        Some(
+            match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "busy" => RetryClass::Busy,
+                "no_answer" | "noanswer" => RetryClass::NoAnswer,
+                "machine" => RetryClass::Machine,
+                "failed" => RetryClass::Failed,
+                "rejected" => RetryClass::Rejected,
+                "unknown" => RetryClass::Unknown,
+                _ => return None,
+            },
+        )
     }
 }
 
@@ -582,8 +586,8 @@ mod tests {
     #[test]
     fn next_open_skips_days_outside_the_week_and_follows_daylight_saving() {
         let w = CallingWindow::default(); // Mon–Sat 09:00–20:00
-        // Saturday 2024-03-09 21:00 in New York (EST) → next is Monday 2024-03-11 09:00 EDT
-        // (clocks went forward on Sunday the 10th): 13:00 UTC, not 14:00.
+                                          // Saturday 2024-03-09 21:00 in New York (EST) → next is Monday 2024-03-11 09:00 EDT
+                                          // (clocks went forward on Sunday the 10th): 13:00 UTC, not 14:00.
         let sat_evening = utc("2024-03-10T02:00:00Z");
         assert_eq!(
             w.next_open(sat_evening, chrono_tz::America::New_York),
@@ -622,7 +626,14 @@ mod tests {
         assert_eq!(class, RetryClass::NoAnswer);
         assert_eq!(rule.delay(1), Duration::from_secs(1800));
         assert_eq!(rule.delay(3), Duration::from_secs(7200));
-        for bad in ["busy", "busy=3", "busy=0x5m", "busy=3xsoon", "later=3x5m", "busy=2x5m*0.5"] {
+        for bad in [
+            "busy",
+            "busy=3",
+            "busy=0x5m",
+            "busy=3xsoon",
+            "later=3x5m",
+            "busy=2x5m*0.5",
+        ] {
             assert!(
                 matches!(RetryRule::parse(bad), Err(ConfigError::Retry { .. })),
                 "{bad}"
@@ -656,9 +667,10 @@ mod tests {
             default_timezone: chrono_tz::Europe::Paris,
             ..CampaignConfig::default()
         };
-        config
-            .retry
-            .set(RetryClass::Busy, RetryRule::fixed(5, Duration::from_secs(90)));
+        config.retry.set(
+            RetryClass::Busy,
+            RetryRule::fixed(5, Duration::from_secs(90)),
+        );
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(json["window"]["start"], "09:00");
         assert_eq!(json["default_timezone"], "Europe/Paris");

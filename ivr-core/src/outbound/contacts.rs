@@ -513,7 +513,9 @@ impl<R: BufRead> JsonContacts<R> {
             Err(e) if e.is_io() => Some(Err(ImportError::Read(e.into()))),
             Err(e) => {
                 let text = e.to_string();
-                let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(w, _)| w);
+                let what = text
+                    .rsplit_once(" at line ")
+                    .map_or(text.as_str(), |(w, _)| w);
                 let at = line + (e.line() as u64).saturating_sub(1);
                 self.mode = JsonMode::Done;
                 Some(Err(ImportError::Json {
@@ -808,7 +810,9 @@ async fn flush(
         return Ok(());
     }
     report.largest_batch = report.largest_batch.max(batch.len());
-    let added = store.insert_contacts(campaign_id, batch, at_unix_ms).await?;
+    let added = store
+        .insert_contacts(campaign_id, batch, at_unix_ms)
+        .await?;
     report.batches += 1;
     report.imported += added;
     report.skipped_duplicate += batch.len() as u64 - added.min(batch.len() as u64);
@@ -850,7 +854,10 @@ mod tests {
             Err(NumberError::TooLong(16))
         );
         assert_eq!(normalize_e164("+0123456789"), Err(NumberError::LeadingZero));
-        assert_eq!(normalize_e164("+1555abc0199"), Err(NumberError::BadChar('a')));
+        assert_eq!(
+            normalize_e164("+1555abc0199"),
+            Err(NumberError::BadChar('a'))
+        );
         assert_eq!(normalize_e164("  "), Err(NumberError::Empty));
         assert!(normalize_e164("+12345678").is_ok());
         assert!(normalize_e164("+123456789012345").is_ok());
@@ -897,7 +904,11 @@ mod tests {
         let bad = rejected_lines(&rows);
         let lines: Vec<u64> = bad.iter().map(|b| b.0).collect();
         assert_eq!(lines, vec![3, 4, 5, 6, 7], "{bad:?}");
-        assert!(bad[0].1.contains("2 fields where the header has 3"), "{}", bad[0].1);
+        assert!(
+            bad[0].1.contains("2 fields where the header has 3"),
+            "{}",
+            bad[0].1
+        );
         assert!(bad[1].1.contains("not E.164"), "{}", bad[1].1);
         assert!(bad[2].1.contains("Mars/Olympus"), "{}", bad[2].1);
         assert_eq!(bad[3].1, "no number");
@@ -917,7 +928,9 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("phone,name"), "{err}");
-        let err = read_contacts(&b"number,Number\n"[..], Format::Csv).err().unwrap();
+        let err = read_contacts(&b"number,Number\n"[..], Format::Csv)
+            .err()
+            .unwrap();
         assert!(matches!(err, ImportError::DuplicateColumn(_)), "{err}");
     }
 
@@ -934,13 +947,19 @@ mod tests {
         };
         assert_eq!((*line, contact.vars["visits"].as_i64()), (2, Some(3)));
         assert_eq!(
-            rejected_lines(&rows).iter().map(|r| r.0).collect::<Vec<_>>(),
+            rejected_lines(&rows)
+                .iter()
+                .map(|r| r.0)
+                .collect::<Vec<_>>(),
             vec![3, 4]
         );
         let Row::Contact { line, contact } = &rows[3] else {
             panic!()
         };
-        assert_eq!((*line, contact.timezone.as_deref()), (5, Some("Asia/Shanghai")));
+        assert_eq!(
+            (*line, contact.timezone.as_deref()),
+            (5, Some("Asia/Shanghai"))
+        );
     }
 
     #[test]
@@ -969,10 +988,9 @@ mod tests {
 
     #[test]
     fn the_do_not_call_list_reads_numbers_in_any_written_form() {
-        let (dnc, bad) = DncList::read(
-            &b"# opted out\n+1 555 010 0001\n\n+1-555-010-0002\nnot a number\n"[..],
-        )
-        .unwrap();
+        let (dnc, bad) =
+            DncList::read(&b"# opted out\n+1 555 010 0001\n\n+1-555-010-0002\nnot a number\n"[..])
+                .unwrap();
         assert_eq!(dnc.len(), 2);
         assert!(dnc.contains("+15550100001"));
         assert!(dnc.contains("+15550100002"));
@@ -983,7 +1001,10 @@ mod tests {
 
     #[test]
     fn formats_are_told_by_the_file_name() {
-        assert_eq!(Format::from_path(Path::new("a/list.CSV")), Some(Format::Csv));
+        assert_eq!(
+            Format::from_path(Path::new("a/list.CSV")),
+            Some(Format::Csv)
+        );
         assert_eq!(Format::from_path(Path::new("x.jsonl")), Some(Format::Json));
         assert_eq!(Format::from_path(Path::new("x.txt")), None);
     }

@@ -81,7 +81,10 @@ pub async fn export_results<W: Write>(
                     Some(other) => other.to_string(),
                 });
             }
-            record.push(vars.map(|v| Value::Object(v.clone()).to_string()).unwrap_or_default());
+            record.push(
+                vars.map(|v| Value::Object(v.clone()).to_string())
+                    .unwrap_or_default(),
+            );
             writer.write_record(&record)?;
             written += 1;
         }

@@ -84,13 +84,8 @@ impl Runner {
         let wall_ms = wall.timestamp_millis();
         for contact in store.recover_dialing(id, wall_ms).await? {
             let tz = contact.timezone.as_deref().and_then(|t| t.parse().ok());
-            let decision = campaign.decide_recovered(
-                contact.attempts,
-                &OutcomeKind::Unknown,
-                tz,
-                now,
-                wall,
-            );
+            let decision =
+                campaign.decide_recovered(contact.attempts, &OutcomeKind::Unknown, tz, now, wall);
             let outcome = Outcome::of(OutcomeKind::Unknown);
             let update = contact_update(&decision, &outcome, contact.attempts);
             store.update_contact(contact.id, &update, wall_ms).await?;
@@ -171,11 +166,7 @@ impl Runner {
                 self.campaign.handle_page(contacts, next_due, now, wall);
                 continue;
             }
-            if self.campaign.is_finished() && self.campaign.state() == RunState::Running {
-                self.store
-                    .set_campaign_state(self.id, CampaignState::Completed, wall_ms)
-                    .await?;
-            }
+            self.complete_if_finished(wall).await?;
             return Ok(None);
         }
     }
@@ -207,6 +198,7 @@ impl Runner {
             contact: contact_update(&decision, outcome, attempt),
         };
         self.store.record_attempt_result(&result).await?;
+        self.complete_if_finished(wall).await?;
         Ok(decision)
     }
 
@@ -236,6 +228,14 @@ impl Runner {
     pub async fn stop(&mut self, now: Instant, wall: DateTime<Utc>) -> Result<(), RunnerError> {
         self.campaign.stop(now, wall);
         self.set_state(CampaignState::Stopped, wall).await
+    }
+
+    /// Marks the campaign completed once every contact is settled.
+    async fn complete_if_finished(&mut self, wall: DateTime<Utc>) -> Result<(), RunnerError> {
+        if self.campaign.is_finished() && self.campaign.state() == RunState::Running {
+            self.set_state(CampaignState::Completed, wall).await?;
+        }
+        Ok(())
     }
 
     async fn set_state(

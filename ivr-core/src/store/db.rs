@@ -838,7 +838,11 @@ impl Store {
         contacts: &[NewContact],
         at_unix_ms: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(failed("campaign_contacts"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_contacts"))?;
         let mut added = 0;
         for chunk in contacts.chunks(CONTACTS_PER_STATEMENT) {
             let mut sql = String::from(
@@ -940,7 +944,11 @@ impl Store {
         attempt_no: u32,
         at_unix_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(failed("campaign_attempts"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_attempts"))?;
         let inserted = sqlx::query(
             "INSERT INTO campaign_attempts (campaign_id, contact_id, attempt_no, started_at, \
              outcome) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (contact_id, attempt_no) DO NOTHING",
@@ -979,7 +987,11 @@ impl Store {
     /// Writes an attempt's result and what becomes of its contact, together. False (nothing
     /// written) if the attempt is not in progress (never begun, or already ended).
     pub async fn record_attempt_result(&self, result: &AttemptResult) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(failed("campaign_attempts"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_attempts"))?;
         let ended = sqlx::query(
             "UPDATE campaign_attempts SET ended_at = $1, outcome = $2, sip_code = $3, \
              call_id = $4 WHERE contact_id = $5 AND attempt_no = $6 AND outcome = $7",
@@ -1047,7 +1059,11 @@ impl Store {
         campaign_id: i64,
         at_unix_ms: i64,
     ) -> Result<Vec<CampaignContact>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(failed("campaign_attempts"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_attempts"))?;
         sqlx::query(
             "UPDATE campaign_attempts SET outcome = $1, ended_at = $2 \
              WHERE campaign_id = $3 AND outcome = $4",
