@@ -388,7 +388,11 @@ async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), Str
             );
             let outcomes: Vec<String> =
                 p.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            println!("attempts {}: {}", p.attempts, outcomes.join(", "));
+            if outcomes.is_empty() {
+                println!("attempts 0");
+            } else {
+                println!("attempts {}: {}", p.attempts, outcomes.join(", "));
+            }
         }
     }
     Ok(())

@@ -264,15 +264,20 @@ impl Runner {
     }
 }
 
-/// A stored contact as the scheduler takes it (an unreadable time zone falls back to the
-/// campaign's default; the import validated it).
+/// A stored contact as the scheduler takes it: its name becomes `vars.name` (unless a
+/// column already is), and an unreadable time zone falls back to the campaign's default (the
+/// import validated it).
 pub fn contact_of(row: CampaignContact) -> Contact {
+    let mut vars = row.vars;
+    if let Some(name) = row.name {
+        vars.entry("name").or_insert(Value::String(name));
+    }
     Contact {
         id: ContactId(row.id),
         timezone: row.timezone.as_deref().and_then(|t| t.parse().ok()),
         number: row.number,
         attempts: row.attempts,
-        vars: row.vars,
+        vars,
     }
 }
 

@@ -510,7 +510,7 @@ async fn contacts_outside_their_window_are_deferred_in_the_store_until_it_opens(
     import_csv(
         &store,
         id,
-        "number,timezone\n+15550100001,America/New_York\n+8613800000002,Asia/Shanghai\n",
+        "number,timezone,name\n+15550100001,America/New_York,Ann\n+8613800000002,Asia/Shanghai,Dai\n",
         None,
     )
     .await;
@@ -518,6 +518,7 @@ async fn contacts_outside_their_window_are_deferred_in_the_store_until_it_opens(
     let mut runner = Runner::start(store.clone(), id, t0.0, t0.1).await.unwrap();
     let dial = runner.next_dial(t0.0, t0.1).await.unwrap().unwrap();
     assert_eq!(dial.number, "+8613800000002");
+    assert_eq!(dial.vars["name"], "Dai", "the name is a plan variable");
     assert!(runner.next_dial(t0.0, t0.1).await.unwrap().is_none());
     let ny = store.campaign_results(id, 0, 10).await.unwrap()[0].clone();
     assert_eq!(ny.status, ContactStatus::Pending);
