@@ -424,3 +424,51 @@ async fn export(location: &str, id: i64, output: &Path, columns: &[String]) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_options_build_the_configuration_or_report_every_problem() {
+        let config = build_config(
+            "reminder".into(),
+            "+15550100000".into(),
+            "30/m",
+            5,
+            "10:00-18:30",
+            "mon-fri",
+            "Europe/Paris",
+            &["busy=5x2m".into(), "no_answer=4x30m*2".into()],
+        )
+        .unwrap();
+        assert_eq!(config.calls_per_second, 0.5);
+        assert_eq!(config.window.days.len(), 5);
+        assert_eq!(config.default_timezone, chrono_tz::Europe::Paris);
+        assert_eq!(config.retry.busy.max_attempts, 5);
+        assert_eq!(config.retry.no_answer.factor, 2.0);
+
+        let err = build_config(
+            String::new(),
+            String::new(),
+            "fast",
+            0,
+            "18:00-09:00",
+            "someday",
+            "Mars/Base",
+            &["busy=lots".into()],
+        )
+        .unwrap_err();
+        for needle in [
+            "fast",
+            "18:00-09:00",
+            "someday",
+            "Mars/Base",
+            "busy=lots",
+            "--plan",
+            "--concurrent",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from: {err}");
+        }
+    }
+}

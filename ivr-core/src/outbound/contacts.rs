@@ -999,6 +999,28 @@ mod tests {
         assert_eq!(bad[0].line, 5);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn hostile_bytes_never_panic_the_readers(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            for format in [Format::Csv, Format::Json] {
+                if let Ok(rows) = read_contacts(io::Cursor::new(bytes.clone()), format) {
+                    // Every row ends in a contact, a rejection or a fatal error; never a panic,
+                    // and never more rows than the input could hold (no endless loop).
+                    proptest::prop_assert!(rows.count() <= bytes.len() + 1);
+                }
+            }
+            let _ = DncList::read(&bytes[..]);
+        }
+
+        #[test]
+        fn json_like_input_never_panics(text in "[\\[\\]{}\",:0-9a-z+ \n]{0,200}") {
+            let len = text.len();
+            if let Ok(rows) = read_contacts(io::Cursor::new(text.into_bytes()), Format::Json) {
+                proptest::prop_assert!(rows.count() <= len + 1);
+            }
+        }
+    }
+
     #[test]
     fn formats_are_told_by_the_file_name() {
         assert_eq!(
