@@ -15,6 +15,7 @@
 //! * [`events`] — the call event log (`DATA/events.jsonl`).
 //! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
+//! * [`outbound`] — outbound campaigns: contacts import, the call scheduler, results.
 //! * [`store`] — the call store: CDRs, events, transcripts, agent states, callbacks, audit.
 //! * [`testcall`] — `ivr call`: a SIP test caller that talks to an IVR and prints what it heard.
 //! * [`qa`] — quality inspection: calls scored against YAML rules.
@@ -36,6 +37,7 @@ pub mod flow;
 pub mod hearing;
 pub mod memory;
 pub mod originate;
+pub mod outbound;
 pub mod plans;
 pub mod playout;
 pub mod ports;

@@ -202,6 +202,9 @@ enum Command {
     /// Call recordings: export one, decrypted, for an authorised principal.
     #[command(subcommand)]
     Recording(ivr_core::privacy::cli::RecordingCommand),
+    /// Outbound campaigns: create one from a contacts file, follow it, export its results.
+    #[command(subcommand)]
+    Campaign(ivr_core::outbound::cli::CampaignCommand),
     /// Answer calls from SIP trunks.
     ///
     /// Without --config the engine runs on its embedded defaults: SIP on 127.0.0.1:5060 (UDP and
@@ -283,6 +286,7 @@ fn main() -> ExitCode {
         Command::Call(args) => ivr_core::testcall::main(args),
         Command::Privacy(c) => ivr_core::privacy::cli::privacy(c),
         Command::Recording(c) => ivr_core::privacy::cli::recording(c),
+        Command::Campaign(command) => ivr_core::outbound::cli::run(command),
         Command::Calls {
             store,
             number,

@@ -1190,6 +1190,463 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+// ---- outbound campaigns ----
+
+use super::model::{
+    AttemptOutcome, AttemptRecord, AttemptResult, CampaignContact, CampaignProgress,
+    CampaignRecord, CampaignState, ContactStatus, ContactUpdate, NewCampaign, NewContact,
+};
+
+/// Contacts written per `INSERT` statement (4 parameters each, under SQLite's 999).
+const CONTACTS_PER_STATEMENT: usize = 200;
+
+const CONTACT_COLUMNS: &str = "id, campaign_id, number, name, timezone, vars, status, attempts, \
+    next_attempt_at, last_outcome, sip_code, result";
+
+impl Store {
+    /// Creates a campaign in state `created`; returns its id.
+    pub async fn create_campaign(&self, campaign: &NewCampaign) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO campaigns (name, plan, config, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        )
+        .bind(campaign.name.as_str())
+        .bind(campaign.plan.as_str())
+        .bind(to_json(&campaign.config))
+        .bind(CampaignState::Created.as_str())
+        .bind(campaign.created_at_unix_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(failed("campaigns"))
+    }
+
+    /// One campaign.
+    pub async fn campaign(&self, id: i64) -> Result<Option<CampaignRecord>, StoreError> {
+        const T: &str = "campaigns";
+        let row = sqlx::query(
+            "SELECT id, name, plan, config, state, created_at, updated_at FROM campaigns \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(failed(T))?;
+        row.map(|row| {
+            Ok(CampaignRecord {
+                id: get(&row, T, "id")?,
+                name: get(&row, T, "name")?,
+                plan: get(&row, T, "plan")?,
+                config: json_column(&row, T, "config")?,
+                state: parse_enum(&row, T, "state", CampaignState::parse)?,
+                created_at_unix_ms: get(&row, T, "created_at")?,
+                updated_at_unix_ms: get(&row, T, "updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Sets a campaign's state; false if there is no such campaign.
+    pub async fn set_campaign_state(
+        &self,
+        id: i64,
+        state: CampaignState,
+        at_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE campaigns SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state.as_str())
+            .bind(at_unix_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(failed("campaigns"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Adds contacts to a campaign in one transaction, due at once; a number already in the
+    /// campaign is left out. Returns how many were added.
+    pub async fn insert_contacts(
+        &self,
+        campaign_id: i64,
+        contacts: &[NewContact],
+        at_unix_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_contacts"))?;
+        let mut added = 0;
+        for chunk in contacts.chunks(CONTACTS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO campaign_contacts (campaign_id, number, name, timezone, vars, \
+                 status, attempts, next_attempt_at, updated_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = 3 + 4 * i;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql += &format!(
+                    "($1, ${}, ${}, ${}, ${}, 'pending', 0, 0, $2)",
+                    p,
+                    p + 1,
+                    p + 2,
+                    p + 3
+                );
+            }
+            sql += " ON CONFLICT (campaign_id, number) DO NOTHING";
+            let mut query = sqlx::query(&sql).bind(campaign_id).bind(at_unix_ms);
+            for c in chunk {
+                query = query
+                    .bind(c.number.as_str())
+                    .bind(c.name.as_deref())
+                    .bind(c.timezone.as_deref())
+                    .bind(to_json(&c.vars));
+            }
+            let done = query
+                .execute(&mut *tx)
+                .await
+                .map_err(failed("campaign_contacts"))?;
+            added += done.rows_affected();
+        }
+        tx.commit().await.map_err(failed("campaign_contacts"))?;
+        Ok(added)
+    }
+
+    /// Pending contacts due by `due_by_unix_ms` with an id above `after_id`, by id, at most
+    /// `limit`: one page of a pass over the campaign's ready contacts.
+    pub async fn ready_contacts(
+        &self,
+        campaign_id: i64,
+        due_by_unix_ms: i64,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<CampaignContact>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM campaign_contacts WHERE campaign_id = $1 \
+             AND status = $2 AND id > $3 AND next_attempt_at <= $4 ORDER BY id LIMIT {limit}"
+        ))
+        .bind(campaign_id)
+        .bind(ContactStatus::Pending.as_str())
+        .bind(after_id)
+        .bind(due_by_unix_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        rows.iter().map(contact_from_row).collect()
+    }
+
+    /// The earliest time after `after_unix_ms` a pending contact comes due, if any.
+    pub async fn next_due(
+        &self,
+        campaign_id: i64,
+        after_unix_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM campaign_contacts WHERE campaign_id = $1 \
+             AND status = $2 AND next_attempt_at > $3",
+        )
+        .bind(campaign_id)
+        .bind(ContactStatus::Pending.as_str())
+        .bind(after_unix_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(failed("campaign_contacts"))
+    }
+
+    /// One contact.
+    pub async fn campaign_contact(&self, id: i64) -> Result<Option<CampaignContact>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM campaign_contacts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        row.as_ref().map(contact_from_row).transpose()
+    }
+
+    /// Records that attempt `attempt_no` of a pending contact is being dialed, before the
+    /// dialer gets it. False (and nothing written) if that attempt was begun before or the
+    /// contact is not pending: the attempt must not be dialed.
+    pub async fn begin_attempt(
+        &self,
+        campaign_id: i64,
+        contact_id: i64,
+        attempt_no: u32,
+        at_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_attempts"))?;
+        let inserted = sqlx::query(
+            "INSERT INTO campaign_attempts (campaign_id, contact_id, attempt_no, started_at, \
+             outcome) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (contact_id, attempt_no) DO NOTHING",
+        )
+        .bind(campaign_id)
+        .bind(contact_id)
+        .bind(i64::from(attempt_no))
+        .bind(at_unix_ms)
+        .bind(AttemptOutcome::Dialing.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("campaign_attempts"))?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let updated = sqlx::query(
+            "UPDATE campaign_contacts SET status = $1, attempts = $2, updated_at = $3 \
+             WHERE id = $4 AND campaign_id = $5 AND status = $6",
+        )
+        .bind(ContactStatus::Dialing.as_str())
+        .bind(i64::from(attempt_no))
+        .bind(at_unix_ms)
+        .bind(contact_id)
+        .bind(campaign_id)
+        .bind(ContactStatus::Pending.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        if updated.rows_affected() == 0 {
+            return Ok(false); // the transaction rolls back when dropped
+        }
+        tx.commit().await.map_err(failed("campaign_attempts"))?;
+        Ok(true)
+    }
+
+    /// Writes an attempt's result and what becomes of its contact, together. False (nothing
+    /// written) if the attempt is not in progress (never begun, or already ended).
+    pub async fn record_attempt_result(&self, result: &AttemptResult) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_attempts"))?;
+        let ended = sqlx::query(
+            "UPDATE campaign_attempts SET ended_at = $1, outcome = $2, sip_code = $3, \
+             call_id = $4 WHERE contact_id = $5 AND attempt_no = $6 AND outcome = $7",
+        )
+        .bind(result.ended_at_unix_ms)
+        .bind(result.outcome.as_str())
+        .bind(result.sip_code.map(i64::from))
+        .bind(result.call_id.as_deref())
+        .bind(result.contact_id)
+        .bind(i64::from(result.attempt_no))
+        .bind(AttemptOutcome::Dialing.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("campaign_attempts"))?;
+        if ended.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE campaign_contacts SET status = $1, next_attempt_at = $2, last_outcome = $3, \
+             sip_code = $4, result = COALESCE($5, result), updated_at = $6 WHERE id = $7",
+        )
+        .bind(result.contact.status.as_str())
+        .bind(result.contact.next_attempt_at_unix_ms)
+        .bind(result.outcome.as_str())
+        .bind(result.sip_code.map(i64::from))
+        .bind(result.contact.result.as_ref().map(to_json))
+        .bind(result.ended_at_unix_ms)
+        .bind(result.contact_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        tx.commit().await.map_err(failed("campaign_attempts"))?;
+        Ok(true)
+    }
+
+    /// Sets a contact's status and next attempt time (a deferral to the calling window, or
+    /// the decision after a recovered attempt). The result is kept unless `update` has one.
+    pub async fn update_contact(
+        &self,
+        contact_id: i64,
+        update: &ContactUpdate,
+        at_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE campaign_contacts SET status = $1, next_attempt_at = $2, \
+             result = COALESCE($3, result), updated_at = $4 WHERE id = $5",
+        )
+        .bind(update.status.as_str())
+        .bind(update.next_attempt_at_unix_ms)
+        .bind(update.result.as_ref().map(to_json))
+        .bind(at_unix_ms)
+        .bind(contact_id)
+        .execute(&self.pool)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// After a restart: every attempt of the campaign still `dialing` becomes `unknown` (ended
+    /// now), and the contacts left `dialing` are returned with their attempt count, for the
+    /// retry rules to decide. Those contacts stay `dialing` (never handed out again) until
+    /// [`Store::update_contact`] settles them; calling this again returns them again.
+    pub async fn recover_dialing(
+        &self,
+        campaign_id: i64,
+        at_unix_ms: i64,
+    ) -> Result<Vec<CampaignContact>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_attempts"))?;
+        sqlx::query(
+            "UPDATE campaign_attempts SET outcome = $1, ended_at = $2 \
+             WHERE campaign_id = $3 AND outcome = $4",
+        )
+        .bind(AttemptOutcome::Unknown.as_str())
+        .bind(at_unix_ms)
+        .bind(campaign_id)
+        .bind(AttemptOutcome::Dialing.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("campaign_attempts"))?;
+        sqlx::query(
+            "UPDATE campaign_contacts SET last_outcome = $1 WHERE campaign_id = $2 AND status = $3",
+        )
+        .bind(AttemptOutcome::Unknown.as_str())
+        .bind(campaign_id)
+        .bind(ContactStatus::Dialing.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        let rows = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM campaign_contacts WHERE campaign_id = $1 \
+             AND status = $2 ORDER BY id"
+        ))
+        .bind(campaign_id)
+        .bind(ContactStatus::Dialing.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        tx.commit().await.map_err(failed("campaign_attempts"))?;
+        rows.iter().map(contact_from_row).collect()
+    }
+
+    /// A contact's attempts, oldest first.
+    pub async fn attempts(&self, contact_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        const T: &str = "campaign_attempts";
+        let rows = sqlx::query(
+            "SELECT contact_id, attempt_no, started_at, ended_at, outcome, sip_code, call_id \
+             FROM campaign_attempts WHERE contact_id = $1 ORDER BY attempt_no",
+        )
+        .bind(contact_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed(T))?;
+        rows.iter()
+            .map(|row| {
+                let attempt_no: i64 = get(row, T, "attempt_no")?;
+                let sip_code: Option<i64> = get(row, T, "sip_code")?;
+                Ok(AttemptRecord {
+                    contact_id: get(row, T, "contact_id")?,
+                    attempt_no: u32::try_from(attempt_no).unwrap_or(u32::MAX),
+                    started_at_unix_ms: get(row, T, "started_at")?,
+                    ended_at_unix_ms: get(row, T, "ended_at")?,
+                    outcome: parse_enum(row, T, "outcome", AttemptOutcome::parse)?,
+                    sip_code: sip_code.and_then(|c| u16::try_from(c).ok()),
+                    call_id: get(row, T, "call_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A campaign's figures: contacts by status, attempts by outcome.
+    pub async fn campaign_progress(
+        &self,
+        campaign_id: i64,
+    ) -> Result<CampaignProgress, StoreError> {
+        let mut progress = CampaignProgress::default();
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM campaign_contacts WHERE campaign_id = $1 \
+             GROUP BY status",
+        )
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        for row in &rows {
+            let n: i64 = get(row, "campaign_contacts", "n")?;
+            let n = u64::try_from(n).unwrap_or(0);
+            progress.contacts += n;
+            match parse_enum(row, "campaign_contacts", "status", ContactStatus::parse)? {
+                ContactStatus::Pending => progress.pending += n,
+                ContactStatus::Dialing => progress.dialing += n,
+                ContactStatus::Completed => progress.completed += n,
+                ContactStatus::GaveUp => progress.gave_up += n,
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT outcome, COUNT(*) AS n FROM campaign_attempts WHERE campaign_id = $1 \
+             GROUP BY outcome",
+        )
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("campaign_attempts"))?;
+        for row in &rows {
+            let n: i64 = get(row, "campaign_attempts", "n")?;
+            let n = u64::try_from(n).unwrap_or(0);
+            progress.attempts += n;
+            let outcome: String = get(row, "campaign_attempts", "outcome")?;
+            progress.outcomes.insert(outcome, n);
+        }
+        Ok(progress)
+    }
+
+    /// A page of a campaign's contacts with their results, by id, after `after_id`: export
+    /// them page by page to stream a campaign of any size.
+    pub async fn campaign_results(
+        &self,
+        campaign_id: i64,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<CampaignContact>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM campaign_contacts WHERE campaign_id = $1 AND id > $2 \
+             ORDER BY id LIMIT {limit}"
+        ))
+        .bind(campaign_id)
+        .bind(after_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("campaign_contacts"))?;
+        rows.iter().map(contact_from_row).collect()
+    }
+}
+
+fn contact_from_row(row: &AnyRow) -> Result<CampaignContact, StoreError> {
+    const T: &str = "campaign_contacts";
+    let attempts: i64 = get(row, T, "attempts")?;
+    let last_outcome: Option<String> = get(row, T, "last_outcome")?;
+    let sip_code: Option<i64> = get(row, T, "sip_code")?;
+    let result: Option<String> = get(row, T, "result")?;
+    Ok(CampaignContact {
+        id: get(row, T, "id")?,
+        campaign_id: get(row, T, "campaign_id")?,
+        number: get(row, T, "number")?,
+        name: get(row, T, "name")?,
+        timezone: get(row, T, "timezone")?,
+        vars: json_column(row, T, "vars")?,
+        status: parse_enum(row, T, "status", ContactStatus::parse)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at_unix_ms: get(row, T, "next_attempt_at")?,
+        last_outcome: last_outcome
+            .map(|o| AttemptOutcome::parse(&o).ok_or_else(|| bad_value(T, "last_outcome", &o)))
+            .transpose()?,
+        sip_code: sip_code.and_then(|c| u16::try_from(c).ok()),
+        result: result
+            .map(|r| serde_json::from_str(&r).map_err(|_| bad_value(T, "result", &r)))
+            .transpose()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

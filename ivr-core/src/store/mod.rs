@@ -50,6 +50,10 @@ pub use model::{
     Outcome, SlotValue, Speaker, Turn,
 };
 pub use model::{QaFilter, QaRecord};
+pub use model::{
+    AttemptOutcome, AttemptRecord, AttemptResult, CampaignContact, CampaignProgress,
+    CampaignRecord, CampaignState, ContactStatus, ContactUpdate, NewCampaign, NewContact,
+};
 pub use writer::{StoreWriter, WriterConfig, WriterStats};
 
 use std::path::PathBuf;

@@ -430,3 +430,200 @@ pub struct QaRecord {
     /// When the call started (`None` when the call is not recorded).
     pub started_at_unix_ms: Option<i64>,
 }
+
+// ---- outbound campaigns ----
+
+text_enum! {
+    /// Where an outbound campaign stands.
+    CampaignState {
+        /// Created, contacts imported, not started yet.
+        Created => "created",
+        /// Dialing.
+        Running => "running",
+        /// No new calls until resumed; calls in progress finish.
+        Paused => "paused",
+        /// Stopped for good by an operator; contacts not yet reached stay pending.
+        Stopped => "stopped",
+        /// Every contact reached or given up on.
+        Completed => "completed",
+    }
+}
+
+text_enum! {
+    /// Where one contact of a campaign stands.
+    ContactStatus {
+        /// Waiting for its next attempt (at `next_attempt_at`).
+        Pending => "pending",
+        /// An attempt is in progress (or was, when the engine stopped: see
+        /// `Store::recover_dialing`).
+        Dialing => "dialing",
+        /// Answered and the dial plan ran: nothing more to do.
+        Completed => "completed",
+        /// No more attempts: retries used up, or a final refusal (unknown number).
+        GaveUp => "gave_up",
+    }
+}
+
+text_enum! {
+    /// How one call attempt ended (`dialing` while it is in progress).
+    AttemptOutcome {
+        /// The attempt was handed to the dialer and has no result yet.
+        Dialing => "dialing",
+        /// A person answered.
+        AnsweredHuman => "answered_human",
+        /// An answering machine or voicemail answered.
+        AnsweredMachine => "answered_machine",
+        /// The line was busy.
+        Busy => "busy",
+        /// Nobody answered before the ring timeout.
+        NoAnswer => "no_answer",
+        /// The far end or the trunk refused the call with a SIP code.
+        Rejected => "rejected",
+        /// The call could not be placed (trunk down, timeout, local error).
+        Failed => "failed",
+        /// The engine stopped while the attempt was in progress: whether it rang is unknown.
+        Unknown => "unknown",
+    }
+}
+
+/// A campaign to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewCampaign {
+    /// A name for people.
+    pub name: String,
+    /// The dial plan run on answered calls.
+    pub plan: String,
+    /// The scheduler's configuration, as JSON (`outbound::CampaignConfig`).
+    pub config: serde_json::Value,
+    /// When it was created.
+    pub created_at_unix_ms: i64,
+}
+
+/// A stored campaign.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CampaignRecord {
+    /// Its id.
+    pub id: i64,
+    /// A name for people.
+    pub name: String,
+    /// The dial plan run on answered calls.
+    pub plan: String,
+    /// The scheduler's configuration, as JSON.
+    pub config: serde_json::Value,
+    /// Where it stands.
+    pub state: CampaignState,
+    /// When it was created.
+    pub created_at_unix_ms: i64,
+    /// When its state last changed.
+    pub updated_at_unix_ms: i64,
+}
+
+/// A contact to add to a campaign (already validated: E.164 number, IANA time zone).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewContact {
+    /// The number, E.164 (`+` and digits).
+    pub number: String,
+    /// The person's name, if known.
+    pub name: Option<String>,
+    /// The IANA time zone the calling window is read in; the campaign's default if `None`.
+    pub timezone: Option<String>,
+    /// Dial-plan variables (`vars.*`) for the call.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A contact as stored, with where it stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CampaignContact {
+    /// Its id (unique in the store).
+    pub id: i64,
+    /// The campaign.
+    pub campaign_id: i64,
+    /// The number, E.164.
+    pub number: String,
+    /// The person's name, if known.
+    pub name: Option<String>,
+    /// Its IANA time zone, if given.
+    pub timezone: Option<String>,
+    /// Dial-plan variables for the call.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// Where it stands.
+    pub status: ContactStatus,
+    /// Attempts begun so far.
+    pub attempts: u32,
+    /// When it may be called next.
+    pub next_attempt_at_unix_ms: i64,
+    /// How the latest attempt ended.
+    pub last_outcome: Option<AttemptOutcome>,
+    /// The SIP code of the latest refusal.
+    pub sip_code: Option<u16>,
+    /// What the call produced (outcome and the variables the dial plan reported), once done.
+    pub result: Option<serde_json::Value>,
+}
+
+/// What becomes of a contact after an attempt's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactUpdate {
+    /// Its new status (Pending to retry, Completed or GaveUp).
+    pub status: ContactStatus,
+    /// When it may be called next (meaningful for Pending).
+    pub next_attempt_at_unix_ms: i64,
+    /// What the call produced, if anything.
+    pub result: Option<serde_json::Value>,
+}
+
+/// The result of one attempt and what becomes of its contact, written together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttemptResult {
+    /// The contact.
+    pub contact_id: i64,
+    /// The attempt's number (1 for the first call).
+    pub attempt_no: u32,
+    /// When the call ended.
+    pub ended_at_unix_ms: i64,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// The SIP code of a refusal.
+    pub sip_code: Option<u16>,
+    /// The SIP Call-ID, if the call was placed.
+    pub call_id: Option<String>,
+    /// What becomes of the contact.
+    pub contact: ContactUpdate,
+}
+
+/// One stored attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttemptRecord {
+    /// The contact.
+    pub contact_id: i64,
+    /// The attempt's number.
+    pub attempt_no: u32,
+    /// When it was handed to the dialer.
+    pub started_at_unix_ms: i64,
+    /// When it ended.
+    pub ended_at_unix_ms: Option<i64>,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// The SIP code of a refusal.
+    pub sip_code: Option<u16>,
+    /// The SIP Call-ID.
+    pub call_id: Option<String>,
+}
+
+/// A campaign's figures, counted in the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CampaignProgress {
+    /// Contacts in the campaign.
+    pub contacts: u64,
+    /// Contacts waiting for an attempt.
+    pub pending: u64,
+    /// Contacts with an attempt in progress.
+    pub dialing: u64,
+    /// Contacts reached.
+    pub completed: u64,
+    /// Contacts given up on.
+    pub gave_up: u64,
+    /// Attempts made.
+    pub attempts: u64,
+    /// Attempts by outcome name (`busy`, `answered_human`…).
+    pub outcomes: std::collections::BTreeMap<String, u64>,
+}

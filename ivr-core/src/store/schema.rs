@@ -120,6 +120,52 @@ CREATE TABLE qa_results (
 CREATE INDEX qa_results_scored ON qa_results (scored_at)
 "#,
     },
+    Migration {
+        version: 3,
+        name: "outbound campaigns, their contacts and call attempts",
+        sql: r#"
+CREATE TABLE campaigns (
+    id {id},
+    name TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE campaign_contacts (
+    id {id},
+    campaign_id BIGINT NOT NULL,
+    number TEXT NOT NULL,
+    name TEXT,
+    vars TEXT NOT NULL,
+    timezone TEXT,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    last_outcome TEXT,
+    sip_code BIGINT,
+    result TEXT,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX campaign_contacts_number ON campaign_contacts (campaign_id, number);
+CREATE INDEX campaign_contacts_ready ON campaign_contacts (campaign_id, status, id);
+CREATE INDEX campaign_contacts_due ON campaign_contacts (campaign_id, status, next_attempt_at);
+CREATE TABLE campaign_attempts (
+    id {id},
+    campaign_id BIGINT NOT NULL,
+    contact_id BIGINT NOT NULL,
+    attempt_no BIGINT NOT NULL,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    outcome TEXT NOT NULL,
+    sip_code BIGINT,
+    call_id TEXT
+);
+CREATE UNIQUE INDEX campaign_attempts_once ON campaign_attempts (contact_id, attempt_no);
+CREATE INDEX campaign_attempts_outcome ON campaign_attempts (campaign_id, outcome)
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
