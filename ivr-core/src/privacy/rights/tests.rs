@@ -114,19 +114,15 @@ async fn fixture() -> Fixture {
             .await
             .unwrap();
     }
-    // A table another part of the engine adds (QA results), keyed by call id.
+    // Quality-inspection results (their findings may quote what was said), keyed by call id.
     let mut conn = sqlx::AnyConnection::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
     use sqlx::Connection as _;
-    sqlx::query("CREATE TABLE qa_results (id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, score REAL, reviewer TEXT, comment TEXT)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    for (call, comment) in [("in-1@10.0.0.5", QA_NOTE), ("other-3", "fine")] {
-        sqlx::query("INSERT INTO qa_results (call_id, score, reviewer, comment) VALUES ($1, 0.75, 'qa-1', $2)")
+    for (call, note) in [("in-1@10.0.0.5", QA_NOTE), ("other-3", "fine")] {
+        sqlx::query("INSERT INTO qa_results (call_id, rules, score, findings, scored_at) VALUES ($1, 'r1', 75, $2, 1700000000000)")
             .bind(call)
-            .bind(comment)
+            .bind(serde_json::json!([{"rule_id": "closing", "message": note}]).to_string())
             .execute(&mut conn)
             .await
             .unwrap();
@@ -177,8 +173,12 @@ async fn export_holds_every_record_of_the_caller_and_nothing_of_others() {
     }
     assert_eq!(calls[0]["from"], CALLER);
     assert_eq!(calls[1]["to"], CALLER);
-    assert_eq!(calls[0]["other"]["qa_results"][0]["comment"], QA_NOTE);
-    assert_eq!(calls[0]["other"]["qa_results"][0]["score"], 0.75);
+    let qa = &calls[0]["other"]["qa_results"][0];
+    assert!(
+        qa["findings"].as_str().is_some_and(|f| f.contains(QA_NOTE)),
+        "{qa}"
+    );
+    assert_eq!(qa["score"], 75);
     assert_eq!(
         calls[0]["recordings"][0]["file"],
         "recordings/in-1_10.0.0.5.wav.enc"
