@@ -162,6 +162,8 @@ pub struct CallSetup {
     /// The engine placed the call and the far end has answered: no ringing, no 200 OK to send;
     /// the conversation starts with the `Confirmed` the SIP task sends at once.
     pub outbound: bool,
+    /// Recordings are encrypted with this keyring when the call ends.
+    pub keyring: Option<Arc<crate::privacy::crypt::Keyring>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +212,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
         record,
         center,
         outbound,
+        keyring,
     } = setup;
     let mut answered_unix_ms: Option<i64> = None;
     let (rtp_sock, rtcp_sock) = match (
@@ -559,8 +562,23 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
         store.finish_call(cdr);
     }
     let answered_ms = answered_at.map(|a| (last_tick.saturating_sub(a)) * 20);
-    call.finish(answered_ms.unwrap_or(0));
+    let recording = call.finish(answered_ms.unwrap_or(0), keyring.is_some());
     drop(ports);
+    if let (Some(path), Some(ring)) = (recording, keyring) {
+        // Encrypted at rest: the plain file is replaced by `NAME.wav.enc` (kept on failure).
+        let sealed =
+            tokio::task::spawn_blocking(move || crate::privacy::recording::seal(&path, &ring))
+                .await;
+        match sealed {
+            Ok(Ok(p)) => events.emit(
+                &call_id,
+                "recording_sealed",
+                json!({"path": p.display().to_string()}),
+            ),
+            Ok(Err(e)) => warn!(error = %e, "the recording is kept unencrypted"),
+            Err(e) => warn!(error = %e, "the recording sealer failed"),
+        }
+    }
 }
 
 /// Writes a recorded message (8 kHz mono WAV) and records where it went.
@@ -927,13 +945,22 @@ impl<'a> Call<'a> {
         }
     }
 
-    fn finish(mut self, duration_ms: u64) {
-        let recording = self.recorder.take().and_then(|r| match r.finish() {
-            Ok(info) => Some(info.path.display().to_string()),
+    /// Logs the call's media figures; returns the finished recording's path.
+    fn finish(mut self, duration_ms: u64, sealing: bool) -> Option<PathBuf> {
+        let recorded = self.recorder.take().and_then(|r| match r.finish() {
+            Ok(info) => Some(info.path),
             Err(e) => {
                 warn!(error = %e, "recording could not be finished");
                 None
             }
+        });
+        let recording = recorded.as_ref().map(|p| {
+            let shown = if sealing {
+                crate::privacy::recording::sealed_path(p)
+            } else {
+                p.clone()
+            };
+            shown.display().to_string()
         });
         let stats = self.rtcp.stats();
         let rtt = stats.rtt.map(|d| d.as_secs_f64() * 1000.0);
@@ -964,5 +991,6 @@ impl<'a> Call<'a> {
                 "recording": recording,
             }),
         );
+        recorded
     }
 }

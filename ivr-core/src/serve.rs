@@ -46,12 +46,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = StoreWriter::start(store, WriterConfig::default());
     let live = Arc::new(crate::control::LiveCalls::default());
     let events = events.with_store(store.clone()).with_live(live.clone());
+    let keyring = crate::privacy::recording::load_keyring(&config.privacy)
+        .context("loading the recording keys ([privacy])")?
+        .map(Arc::new);
     if config.recording.enabled {
         let dir = config.server.data.join("recordings");
         tokio::fs::create_dir_all(&dir)
             .await
             .with_context(|| format!("creating the recordings folder {}", dir.display()))?;
+        if let Some(ring) = keyring.clone() {
+            // Seals a crash interrupted are finished before any call is taken.
+            let report = tokio::task::spawn_blocking(move || {
+                crate::privacy::recording::recover(&dir, &ring)
+            })
+            .await?
+            .context("finishing interrupted recording encryption")?;
+            info!(?report, "recordings are encrypted at rest");
+        }
     }
+    crate::privacy::retention::spawn_retention(
+        config.privacy.clone(),
+        config.server.data.clone(),
+        Some(reader.clone()),
+    );
     let listeners = Listeners::bind(config.sip.listen, config.sip.tcp)
         .await
         .with_context(|| format!("binding SIP on {}", config.sip.listen))?;
@@ -94,6 +111,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )?;
     let signalling = match &center {
         Some((c, _)) => signalling.with_center(c.clone()),
+        None => signalling,
+    };
+    let signalling = match keyring {
+        Some(ring) => signalling.with_keyring(ring),
         None => signalling,
     };
     if let Some(l) = tcp {

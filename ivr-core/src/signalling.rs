@@ -161,6 +161,8 @@ pub struct Signalling {
     leg_of: HashMap<String, CallKey>,
     /// Outbound calls not answered yet.
     dialing: HashMap<CallKey, Dialing>,
+    /// Recordings are encrypted with it when set.
+    keyring: Option<Arc<crate::privacy::crypt::Keyring>>,
 }
 
 /// Bound listeners, before the task starts.
@@ -248,7 +250,14 @@ impl Signalling {
             legs: HashMap::new(),
             leg_of: HashMap::new(),
             dialing: HashMap::new(),
+            keyring: None,
         })
+    }
+
+    /// Encrypts every call's recording with `keyring` when the call ends.
+    pub fn with_keyring(mut self, keyring: Arc<crate::privacy::crypt::Keyring>) -> Signalling {
+        self.keyring = Some(keyring);
+        self
     }
 
     /// Connects the call center: queued callers go to it, and it rings agents' phones.
@@ -710,6 +719,7 @@ impl Signalling {
             record,
             center: self.center.clone(),
             outbound: false,
+            keyring: self.keyring.clone(),
         };
         self.endpoint.ringing(now, call);
         self.calls.insert(
@@ -1129,6 +1139,7 @@ impl Signalling {
                     record: d.record,
                     center: self.center.clone(),
                     outbound: true,
+                    keyring: self.keyring.clone(),
                 };
                 let offer = Bytes::from(sdp::offer(&d.local).to_string());
                 let _ = tx.send(CallEvent::Confirmed);

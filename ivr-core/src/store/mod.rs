@@ -49,11 +49,11 @@ pub use model::{
     Callback, CallbackStatus, Cdr, CdrCursor, CdrFilter, Direction, HangupSide, IntentScore,
     Outcome, SlotValue, Speaker, Turn,
 };
-pub use model::{QaFilter, QaRecord};
 pub use model::{
     AttemptOutcome, AttemptRecord, AttemptResult, CampaignContact, CampaignProgress,
     CampaignRecord, CampaignState, ContactStatus, ContactUpdate, NewCampaign, NewContact,
 };
+pub use model::{QaFilter, QaRecord};
 pub use writer::{StoreWriter, WriterConfig, WriterStats};
 
 use std::path::PathBuf;

@@ -321,11 +321,27 @@ fn without_a_speech_model_the_engine_starts_and_callers_use_the_keypad() {
 }
 
 #[test]
-fn the_recording_has_silence_where_a_sensitive_number_was_keyed() {
-    let (_dir, plans) = bank_plan();
+fn the_recording_is_encrypted_and_has_silence_where_a_sensitive_number_was_keyed() {
+    let (dir, plans) = bank_plan();
+    // A recording key in a file (the engine reads it at start; the file name is in the config).
+    let key = dir.path().join("k1.key");
+    std::fs::write(&key, "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=").unwrap();
     let engine = Engine::start(EngineOptions {
         plans: Some(plans),
         recording: true,
+        extra_toml: format!(
+            r#"
+[api]
+listen = "127.0.0.1:0"
+tokens = [ {{ token = "admin-token-0123456789", principal = "root", role = "admin" }} ]
+
+[privacy]
+active_key = "k1"
+[privacy.recording_keys]
+k1 = {{ file = "{}" }}
+"#,
+            key.display()
+        ),
         ..EngineOptions::default()
     });
     // No telephone-event: the keys are tones in the audio, which a recording would keep.
@@ -351,8 +367,34 @@ fn the_recording_has_silence_where_a_sensitive_number_was_keyed() {
     caller.hang_up();
 
     let ended = engine.wait_event("ended", secs(10), |_| true);
-    let path = ended.str("recording").expect("a recording").to_string();
-    let mut wav = hound::WavReader::open(&path).unwrap();
+    let sealed = engine.wait_event("recording_sealed", secs(10), |_| true);
+    let path = sealed.str("path").expect("the sealed file").to_string();
+    assert_eq!(ended.str("recording"), Some(path.as_str()));
+    assert!(path.ends_with(".wav.enc"), "{path}");
+    assert!(
+        !std::path::Path::new(path.trim_end_matches(".enc")).exists(),
+        "no plain copy is left"
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!bytes.starts_with(b"RIFF"), "the file at rest is not a WAV");
+    // An administrator exports it, decrypted.
+    let out = engine.dir().join("export.wav");
+    let export = std::process::Command::new(binary())
+        .args(["recording", "export", ended.call_id(), "-o"])
+        .arg(&out)
+        .arg("--config")
+        .arg(engine.dir().join("ivr.toml"))
+        .arg("--data")
+        .arg(engine.data_dir())
+        .args(["--principal", "root"])
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let mut wav = hound::WavReader::open(&out).unwrap();
     let left: Vec<i16> = wav
         .samples::<i16>()
         .map(Result::unwrap)
