@@ -51,6 +51,9 @@ pub struct Config {
     /// Call-center queues served by agents; without it queued callers hear hold audio only.
     #[serde(default)]
     pub acd: Option<crate::center::AcdSection>,
+    /// Quality inspection of every call as it ends; off without this section.
+    #[serde(default)]
+    pub qa: Option<crate::qa::live::QaConfig>,
     /// Recording encryption keys, retention periods, redaction (see docs/privacy.md).
     #[serde(default)]
     pub privacy: PrivacyConfig,
@@ -634,6 +637,9 @@ impl Config {
             if !url.contains("://") {
                 config.store.url = Some(resolve(base, Path::new(url)).display().to_string());
             }
+        }
+        if let Some(qa) = &mut config.qa {
+            qa.rules = resolve(base, &qa.rules);
         }
         if let Some(p) = &config.speech.whisper_model {
             config.speech.whisper_model = Some(resolve(base, p));

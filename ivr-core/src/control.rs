@@ -146,6 +146,11 @@ impl LiveCalls {
         }
     }
 
+    /// Everything that happens to live calls from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ApiCallEvent> {
+        self.feed.subscribe()
+    }
+
     /// The calls in progress, oldest first.
     pub fn list(&self) -> Vec<LiveCall> {
         let mut v: Vec<LiveCall> = self.lock().values().cloned().collect();

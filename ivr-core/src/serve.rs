@@ -64,6 +64,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             info!(?report, "recordings are encrypted at rest");
         }
     }
+    if let Some(qa) = &config.qa {
+        let path = qa.rules.clone();
+        let rules = tokio::task::spawn_blocking(move || crate::qa::Rules::load(&path))
+            .await?
+            .context("loading the quality-inspection rules ([qa] rules)")?;
+        info!(
+            rules = rules.rules().len(),
+            "every call is scored for quality as it ends"
+        );
+        crate::qa::live::spawn(
+            Arc::new(crate::qa::Inspector::new(rules)),
+            live.subscribe(),
+            store.clone(),
+            reader.clone(),
+            events.clone(),
+        );
+    }
     crate::privacy::retention::spawn_retention(
         config.privacy.clone(),
         config.server.data.clone(),

@@ -39,6 +39,7 @@ mod text;
 mod timeline;
 
 pub mod cli;
+pub mod live;
 
 pub use evaluate::evaluate;
 pub use result::{Finding, QaResult, Severity};

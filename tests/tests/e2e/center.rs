@@ -619,3 +619,39 @@ fn the_example_agent_client_takes_a_call_and_wraps_it_up() {
     }
     drop(phone.wait());
 }
+
+#[test]
+fn every_call_is_scored_for_quality_as_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("qa.yaml");
+    std::fs::write(
+        &rules,
+        r#"
+rules:
+  - id: closing
+    kind: required_phrase
+    phrases: ["anything else", "goodbye"]
+    within: { last_turns: 2 }
+  - id: dismissive
+    kind: forbidden_phrase
+    phrases: ["calm down"]
+    speaker: engine
+    severity: critical
+"#,
+    )
+    .unwrap();
+    let plans = tempfile::tempdir().unwrap();
+    std::fs::write(plans.path().join("help-desk.yaml"), PLAN).unwrap();
+    let engine = Engine::start(EngineOptions {
+        plans: Some(plans.path().to_path_buf()),
+        extra_toml: format!("[qa]\nrules = \"{}\"\n", rules.display()),
+        ..EngineOptions::default()
+    });
+    let (_caller, _rtp, sipp) = call_and_key(&engine, "42", 2_000);
+    drop(sipp.wait());
+    let qa = engine.wait_event("qa_findings", secs(10), |_| true);
+    let findings = qa.0["findings"].as_array().expect("findings").clone();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["rule"], "closing");
+    assert!(qa.u64("score").is_some_and(|s| s < 100), "{:?}", qa.0);
+}
