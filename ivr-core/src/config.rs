@@ -54,6 +54,9 @@ pub struct Config {
     /// Quality inspection of every call as it ends; off without this section.
     #[serde(default)]
     pub qa: Option<crate::qa::live::QaConfig>,
+    /// Prometheus metrics on `GET /metrics`; off without this section.
+    #[serde(default)]
+    pub metrics: Option<crate::metrics::MetricsConfig>,
     /// Recording encryption keys, retention periods, redaction (see docs/privacy.md).
     #[serde(default)]
     pub privacy: PrivacyConfig,

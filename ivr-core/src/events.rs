@@ -19,6 +19,7 @@ pub struct EventLog {
     tx: mpsc::UnboundedSender<String>,
     store: Option<crate::store::StoreWriter>,
     live: Option<std::sync::Arc<crate::control::LiveCalls>>,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 /// The writer task's handle; await [`EventWriter::finish`] after the last clone of the log is
@@ -55,6 +56,7 @@ impl EventLog {
                 tx,
                 store: None,
                 live: None,
+                metrics: None,
             },
             EventWriter { task, path },
         ))
@@ -72,6 +74,12 @@ impl EventLog {
         self
     }
 
+    /// Also counts every event into the Prometheus metrics.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> EventLog {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// The call store, when there is one.
     pub fn store(&self) -> Option<&crate::store::StoreWriter> {
         self.store.as_ref()
@@ -84,6 +92,9 @@ impl EventLog {
         }
         if let Some(live) = &self.live {
             live.observe(call_id, event, &fields);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.observe(event, &fields);
         }
         let mut obj = Map::new();
         obj.insert("ts".into(), Value::String(timestamp(SystemTime::now())));

@@ -36,6 +36,7 @@ pub mod events;
 pub mod flow;
 pub mod hearing;
 pub mod memory;
+pub mod metrics;
 pub mod originate;
 pub mod outbound;
 pub mod plans;

@@ -45,7 +45,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reader = store.clone();
     let store = StoreWriter::start(store, WriterConfig::default());
     let live = Arc::new(crate::control::LiveCalls::default());
-    let events = events.with_store(store.clone()).with_live(live.clone());
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let events = events
+        .with_store(store.clone())
+        .with_live(live.clone())
+        .with_metrics(metrics.clone());
     let keyring = crate::privacy::recording::load_keyring(&config.privacy)
         .context("loading the recording keys ([privacy])")?
         .map(Arc::new);
@@ -198,12 +202,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
 
+    let metrics_addr = match &config.metrics {
+        Some(m) => {
+            let listener = tokio::net::TcpListener::bind(m.listen)
+                .await
+                .with_context(|| format!("binding the metrics endpoint on {}", m.listen))?;
+            let addr = listener.local_addr()?;
+            let board = center.as_ref().map(|(_, b)| b.clone());
+            tokio::spawn(crate::metrics::serve(listener, metrics.clone(), board));
+            info!(metrics = %addr, "Prometheus metrics on GET /metrics");
+            Some(addr)
+        }
+        None => None,
+    };
     info!(sip_udp = %udp_addr, sip_tcp = ?tcp_addr, data = %config.server.data.display(), "ready");
     let ready = serde_json::json!({
         "event": "ready",
         "sip_udp": udp_addr.to_string(),
         "sip_tcp": tcp_addr.map(|a| a.to_string()),
         "grpc": grpc.map(|a| a.to_string()),
+        "metrics": metrics_addr.map(|a| a.to_string()),
     });
     println!("{ready}");
 

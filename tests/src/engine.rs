@@ -111,6 +111,8 @@ pub struct Engine {
     pub sip_udp: SocketAddr,
     /// The gRPC API address from the `ready` line (when `[api]` is configured).
     pub grpc: Option<SocketAddr>,
+    /// The Prometheus endpoint, when `[metrics]` is configured.
+    pub metrics: Option<SocketAddr>,
     /// The TCP SIP address from the `ready` line.
     pub sip_tcp: SocketAddr,
     /// The RTP port range given to this engine.
@@ -251,6 +253,7 @@ impl Engine {
             sip_udp: SocketAddr::from(([0, 0, 0, 0], 0)),
             sip_tcp: SocketAddr::from(([0, 0, 0, 0], 0)),
             grpc: None,
+            metrics: None,
             rtp_range,
             prompt,
             stdout,
@@ -276,6 +279,10 @@ impl Engine {
                     engine.sip_tcp = addr("sip_tcp");
                     engine.grpc = v
                         .get("grpc")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse().ok());
+                    engine.metrics = v
+                        .get("metrics")
                         .and_then(Value::as_str)
                         .and_then(|s| s.parse().ok());
                     return engine;

@@ -17,7 +17,7 @@ pub enum QaCommand {
     /// the rules or the store cannot be read.
     ///
     /// Examples:
-    ///   ivr qa run --since 2024-05-01 --rules examples/qa.yaml --store data/ivr.db
+    ///   ivr qa run --since 2024-05-01 --rules examples/qa/rules.yaml --store data/ivr.db
     ///   ivr qa run --since 7d --rules qa.yaml --store postgres://ivr@db/ivr --format json
     ///   ivr qa run --since 2024-05-01 --until 2024-06-01 --rules qa.yaml --store data/ivr.db
     #[command(verbatim_doc_comment)]

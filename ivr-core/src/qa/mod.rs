@@ -1,6 +1,6 @@
 //! Quality inspection: every call scored against rules written in YAML.
 //!
-//! A rule file (see `docs/qa.md` and `examples/qa.yaml`) lists rules, each with an `id`, the
+//! A rule file (see `docs/qa.md` and `examples/qa/rules.yaml`) lists rules, each with an `id`, the
 //! calls it `applies_to` (dial plans, queues), a `kind` with its parameters, a `weight` and a
 //! `severity`. Eight kinds: `required_phrase`, `forbidden_phrase`, `max_silence`, `max_hold`,
 //! `talk_over`, `negative_sentiment_at_end`, `ivr_loop`, `no_match_count`.
@@ -336,8 +336,8 @@ mod tests {
 
     #[test]
     fn the_example_rule_file_loads() {
-        let text = include_str!("../../../examples/qa.yaml");
-        let rules = Rules::parse("examples/qa.yaml", text).unwrap();
+        let text = include_str!("../../../examples/qa/rules.yaml");
+        let rules = Rules::parse("examples/qa/rules.yaml", text).unwrap();
         let kinds: std::collections::BTreeSet<&str> =
             rules.rules().iter().map(|r| r.kind.name()).collect();
         assert_eq!(

@@ -644,7 +644,10 @@ rules:
     std::fs::write(plans.path().join("help-desk.yaml"), PLAN).unwrap();
     let engine = Engine::start(EngineOptions {
         plans: Some(plans.path().to_path_buf()),
-        extra_toml: format!("[qa]\nrules = \"{}\"\n", rules.display()),
+        extra_toml: format!(
+            "[qa]\nrules = \"{}\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+            rules.display()
+        ),
         ..EngineOptions::default()
     });
     let (_caller, _rtp, sipp) = call_and_key(&engine, "42", 2_000);
@@ -654,4 +657,25 @@ rules:
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0]["rule"], "closing");
     assert!(qa.u64("score").is_some_and(|s| s < 100), "{:?}", qa.0);
+
+    // The Prometheus endpoint counts the call and its finding.
+    let addr = engine
+        .metrics
+        .expect("the ready line names the metrics address");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read, Write};
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: ivr\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    for line in [
+        "ivr_calls_started_total{direction=\"inbound\"} 1",
+        "ivr_calls_active 0",
+        "ivr_calls_ended_total 1",
+        "ivr_qa_findings_total 1",
+        "ivr_rtp_loss_ratio_count 1",
+    ] {
+        assert!(text.contains(line), "`{line}` missing:\n{text}");
+    }
 }
