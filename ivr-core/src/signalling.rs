@@ -112,6 +112,8 @@ struct Dialing {
     vars: serde_json::Map<String, serde_json::Value>,
     /// The order's timeout cancelled the INVITE.
     timed_out: bool,
+    /// The engine's shutdown cancelled the INVITE.
+    shutdown: bool,
 }
 
 /// An INVITE the engine sent to an agent's phone.
@@ -417,6 +419,12 @@ impl Signalling {
     fn hangup_all(&mut self) {
         for entry in self.calls.values() {
             let _ = entry.tx.send(CallEvent::Shutdown);
+        }
+        // Outbound calls still ringing are cancelled (each reports `failed`).
+        let now = Instant::now();
+        for (&call, d) in &mut self.dialing {
+            d.shutdown = true;
+            self.endpoint.hangup(now, call);
         }
     }
 
@@ -997,6 +1005,7 @@ impl Signalling {
                 record,
                 vars,
                 timed_out: false,
+                shutdown: false,
             },
         );
         let control = self.control_tx.clone();
@@ -1033,6 +1042,7 @@ impl Signalling {
                     return;
                 };
                 let reason = match status {
+                    _ if d.shutdown => "shutdown",
                     _ if d.timed_out => "no_answer",
                     Some(486 | 600) => "busy",
                     Some(408 | 480) => "no_answer",

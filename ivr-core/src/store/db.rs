@@ -347,20 +347,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(failed("callbacks"))?;
-        rows.iter()
-            .map(|row| {
-                let priority: i64 = get(row, "callbacks", "priority")?;
-                Ok(Callback {
-                    id: get(row, "callbacks", "id")?,
-                    queue: get(row, "callbacks", "queue")?,
-                    number: get(row, "callbacks", "number")?,
-                    priority: i32::try_from(priority).unwrap_or(0),
-                    enqueued_at_unix_ms: get(row, "callbacks", "enqueued_at")?,
-                    context: json_column(row, "callbacks", "context")?,
-                    status: parse_enum(row, "callbacks", "status", CallbackStatus::parse)?,
-                })
-            })
-            .collect()
+        rows.iter().map(callback_from_row).collect()
     }
 
     /// Audit entries from `since_unix_ms` on, oldest first, at most `limit`.
@@ -810,6 +797,19 @@ pub(super) async fn audit(conn: &mut AnyConnection, entry: &AuditEntry) -> Resul
 
 // ---- helpers ----
 
+fn callback_from_row(row: &AnyRow) -> Result<Callback, StoreError> {
+    let priority: i64 = get(row, "callbacks", "priority")?;
+    Ok(Callback {
+        id: get(row, "callbacks", "id")?,
+        queue: get(row, "callbacks", "queue")?,
+        number: get(row, "callbacks", "number")?,
+        priority: i32::try_from(priority).unwrap_or(0),
+        enqueued_at_unix_ms: get(row, "callbacks", "enqueued_at")?,
+        context: json_column(row, "callbacks", "context")?,
+        status: parse_enum(row, "callbacks", "status", CallbackStatus::parse)?,
+    })
+}
+
 const CDR_COLUMNS: &str = "call_id, direction, from_number, to_number, trunk, started_at, \
     answered_at, ended_at, dial_plan, dial_plan_version, node_path, intents, slots, outcome, \
     queue, wait_ms, agent_id, talk_ms, disposition, notes, hangup_cause, hangup_side";
@@ -1006,20 +1006,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(failed("callbacks"))?;
-        rows.iter()
-            .map(|row| {
-                let priority: i64 = get(row, "callbacks", "priority")?;
-                Ok(Callback {
-                    id: get(row, "callbacks", "id")?,
-                    queue: get(row, "callbacks", "queue")?,
-                    number: get(row, "callbacks", "number")?,
-                    priority: i32::try_from(priority).unwrap_or(0),
-                    enqueued_at_unix_ms: get(row, "callbacks", "enqueued_at")?,
-                    context: json_column(row, "callbacks", "context")?,
-                    status: parse_enum(row, "callbacks", "status", CallbackStatus::parse)?,
-                })
-            })
-            .collect()
+        rows.iter().map(callback_from_row).collect()
     }
 
     /// Tables other than the calls, events and transcripts that have a `call_id` column

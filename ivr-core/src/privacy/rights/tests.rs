@@ -260,8 +260,13 @@ async fn erasure_leaves_no_trace_in_the_database_file_and_keeps_anonymous_statis
         if !name.starts_with("ivr.db") {
             continue;
         }
+        // SQLite removes its -wal and -shm files as the last connection closes.
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("{name}: {e}"),
+        };
         files += 1;
-        let bytes = std::fs::read(&path).unwrap();
         for needle in [digits, "Ravensworth", "Zhangjiakou"] {
             assert!(!contains(&bytes, needle), "{needle} found in {name}");
         }
