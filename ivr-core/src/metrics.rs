@@ -260,50 +260,38 @@ impl Metrics {
 }
 
 fn render_board(out: &mut String, board: &WallboardSnapshot) {
-    let _ = writeln!(
-        out,
-        "# HELP ivr_queue_waiting Callers waiting in a queue.\n# TYPE ivr_queue_waiting gauge"
-    );
-    for q in &board.acd.queues {
-        let _ = writeln!(
-            out,
-            "ivr_queue_waiting{{queue=\"{}\"}} {}",
-            q.name, q.waiting
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP ivr_queue_longest_wait_seconds The longest current wait in a queue.\n# TYPE ivr_queue_longest_wait_seconds gauge"
-    );
-    for q in &board.acd.queues {
-        let _ = writeln!(
-            out,
-            "ivr_queue_longest_wait_seconds{{queue=\"{}\"}} {}",
-            q.name,
-            q.longest_wait.as_secs_f64()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP ivr_queue_answered_total Calls answered by agents, per queue.\n# TYPE ivr_queue_answered_total counter"
-    );
-    for q in &board.acd.queues {
-        let _ = writeln!(
-            out,
-            "ivr_queue_answered_total{{queue=\"{}\"}} {}",
-            q.name, q.handled
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP ivr_queue_abandoned_total Callers who hung up waiting, per queue.\n# TYPE ivr_queue_abandoned_total counter"
-    );
-    for q in &board.acd.queues {
-        let _ = writeln!(
-            out,
-            "ivr_queue_abandoned_total{{queue=\"{}\"}} {}",
-            q.name, q.abandoned
-        );
+    type Figure = fn(&crate::acd::QueueStats) -> f64;
+    let families: [(&str, &str, &str, Figure); 4] = [
+        (
+            "ivr_queue_waiting",
+            "Callers waiting in a queue.",
+            "gauge",
+            |q| q.waiting as f64,
+        ),
+        (
+            "ivr_queue_longest_wait_seconds",
+            "The longest current wait in a queue.",
+            "gauge",
+            |q| q.longest_wait.as_secs_f64(),
+        ),
+        (
+            "ivr_queue_answered_total",
+            "Calls answered by agents, per queue.",
+            "counter",
+            |q| q.handled as f64,
+        ),
+        (
+            "ivr_queue_abandoned_total",
+            "Callers who hung up waiting, per queue.",
+            "counter",
+            |q| q.abandoned as f64,
+        ),
+    ];
+    for (name, help, kind, figure) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for q in &board.acd.queues {
+            let _ = writeln!(out, "{name}{{queue=\"{}\"}} {}", q.name, figure(q));
+        }
     }
     let mut states: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for a in &board.acd.agents {
@@ -402,5 +390,49 @@ mod tests {
         assert!(text.contains("ivr_rtp_loss_ratio_bucket{le=\"0.01\"} 1"));
         assert!(text.contains("ivr_rtp_loss_ratio_bucket{le=\"0.005\"} 0"));
         assert!(text.contains("ivr_rtp_jitter_seconds_count 1"));
+    }
+
+    #[test]
+    fn queues_and_agents_come_from_the_wallboard() {
+        use crate::acd::{Acd, AcdConfig, AgentProfile, Enqueue, QueueConfig, QueueName};
+        let now = std::time::Instant::now();
+        let mut acd: Acd<()> = Acd::new(AcdConfig {
+            queues: vec![(QueueName::from("support"), QueueConfig::default())],
+            ..AcdConfig::default()
+        })
+        .unwrap();
+        acd.login_paused(
+            AgentProfile {
+                id: "ann".into(),
+                skills: vec![],
+                queues: vec!["support".into()],
+            },
+            "login".into(),
+            now,
+        )
+        .unwrap();
+        acd.enqueue(
+            Enqueue {
+                call: crate::acd::CallId(1),
+                queue: "support".into(),
+                priority: 0,
+                skills: vec![],
+                context: (),
+            },
+            now,
+        )
+        .unwrap();
+        let board = WallboardSnapshot {
+            acd: acd.snapshot(now + Duration::from_secs(3)),
+            ..WallboardSnapshot::default()
+        };
+        let text = Metrics::default().render(Some(&board));
+        assert!(
+            text.contains("ivr_queue_waiting{queue=\"support\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("ivr_queue_longest_wait_seconds{queue=\"support\"} 3"));
+        assert!(text.contains("# TYPE ivr_queue_answered_total counter"));
+        assert!(text.contains("ivr_agents{state=\"paused\"} 1"));
     }
 }

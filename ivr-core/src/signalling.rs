@@ -819,12 +819,7 @@ impl Signalling {
             session_id: rand::random::<u32>().into(),
             session_version: 1,
         };
-        let host = self.config.sip.public_host.clone().unwrap_or_else(|| {
-            self.udp
-                .local_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default()
-        });
+        let host = self.own_host();
         let from = match Uri::parse(&format!("sip:ivr@{host}")) {
             Ok(uri) => NameAddr {
                 display: Some("IVR queue".into()),
@@ -915,12 +910,7 @@ impl Signalling {
         } else {
             order.caller_id.clone()
         };
-        let host = self.config.sip.public_host.clone().unwrap_or_else(|| {
-            self.udp
-                .local_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default()
-        });
+        let host = self.own_host();
         let (Ok(target), Ok(from_uri)) = (
             Uri::parse(&format!("sip:{user}@{domain}")),
             Uri::parse(&format!("sip:{caller_id}@{host}")),
@@ -1167,6 +1157,17 @@ impl Signalling {
             }
             _ => {}
         }
+    }
+
+    /// The host the engine names itself by in the requests it sends: `sip.public_host`, else
+    /// the address SIP listens on.
+    fn own_host(&self) -> String {
+        self.config.sip.public_host.clone().unwrap_or_else(|| {
+            self.udp
+                .local_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default()
+        })
     }
 
     /// Ends the agent leg of `call_id`, if any (CANCEL while ringing, BYE once answered).
