@@ -88,90 +88,118 @@ fn profile(req: &v1::LoginRequest) -> Result<AgentProfile, Status> {
     })
 }
 
+impl AgentApi {
+    /// One agent request: the principal must act as the request's agent; `work` does it, and
+    /// a supervisor's or admin's request for an agent is audited with its outcome.
+    async fn act<Req, Resp, Fut>(
+        &self,
+        rpc: &str,
+        request: Request<Req>,
+        agent_of: fn(&Req) -> &str,
+        work: impl FnOnce(AgentId, Req) -> Fut + Send,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Req: Send,
+        Fut: std::future::Future<Output = Result<Resp, Status>> + Send,
+    {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let agent_id = agent_of(&req).to_string();
+        acting_as(&who, &agent_id)?;
+        let result = work(AgentId::from(agent_id.as_str()), req).await;
+        self.audit_for(&who, rpc, &agent_id, &result).await;
+        result.map(Response::new)
+    }
+}
+
+const CALL_ID: &str = "the id of the agent's call";
+const OFFER_ID: &str = "the offer_id of the Offer event";
+
 #[tonic::async_trait]
 impl AgentService for AgentApi {
     async fn login(
         &self,
         request: Request<v1::LoginRequest>,
     ) -> Result<Response<v1::LoginResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = async {
-            required(
-                &req.sip_contact,
-                "sip_contact",
-                "the SIP URI of the agent's phone, for example sip:1042@10.0.0.15",
-            )?;
-            let login = AgentLogin {
-                profile: profile(&req)?,
-                sip_contact: req.sip_contact.clone(),
-                display_name: req.display_name.clone(),
-            };
-            let (state, queues) = self.desk.login(login).await.map_err(status)?;
-            Ok(v1::LoginResponse {
-                state: convert::agent_state(state.state) as i32,
-                queues: queues.iter().map(ToString::to_string).collect(),
-            })
-        }
-        .await;
-        self.audit_for(&who, "Login", &req.agent_id, &result).await;
-        result.map(Response::new)
+        let desk = self.desk.clone();
+        self.act(
+            "Login",
+            request,
+            |r| &r.agent_id,
+            |_, req| async move {
+                required(
+                    &req.sip_contact,
+                    "sip_contact",
+                    "the SIP URI of the agent's phone, for example sip:1042@10.0.0.15",
+                )?;
+                let login = AgentLogin {
+                    profile: profile(&req)?,
+                    sip_contact: req.sip_contact,
+                    display_name: req.display_name,
+                };
+                let (state, queues) = desk.login(login).await.map_err(status)?;
+                Ok(v1::LoginResponse {
+                    state: convert::agent_state(state.state) as i32,
+                    queues: queues.iter().map(ToString::to_string).collect(),
+                })
+            },
+        )
+        .await
     }
 
     async fn logout(
         &self,
         request: Request<v1::LogoutRequest>,
     ) -> Result<Response<v1::LogoutResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = self
-            .desk
-            .logout(&AgentId::from(req.agent_id.as_str()))
-            .await
-            .map(|deferred| v1::LogoutResponse { deferred })
-            .map_err(status);
-        self.audit_for(&who, "Logout", &req.agent_id, &result).await;
-        result.map(Response::new)
+        let desk = self.desk.clone();
+        self.act(
+            "Logout",
+            request,
+            |r| &r.agent_id,
+            |agent, _| async move {
+                let deferred = desk.logout(&agent).await.map_err(status)?;
+                Ok(v1::LogoutResponse { deferred })
+            },
+        )
+        .await
     }
 
     async fn set_state(
         &self,
         request: Request<v1::SetStateRequest>,
     ) -> Result<Response<v1::SetStateResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = async {
-            let presence = match v1::AgentState::try_from(req.state) {
-                Ok(v1::AgentState::Available) => Presence::Available,
-                Ok(v1::AgentState::Paused) => Presence::Paused(if req.reason.is_empty() {
-                    "paused".into()
-                } else {
-                    req.reason.clone()
-                }),
-                _ => {
-                    return Err(Status::invalid_argument(
-                        "state must be AGENT_STATE_AVAILABLE or AGENT_STATE_PAUSED; \
+        let desk = self.desk.clone();
+        let by = principal(&request)?.name;
+        self.act(
+            "SetState",
+            request,
+            |r| &r.agent_id,
+            |agent, req| async move {
+                let presence = match v1::AgentState::try_from(req.state) {
+                    Ok(v1::AgentState::Available) => Presence::Available,
+                    Ok(v1::AgentState::Paused) => Presence::Paused(if req.reason.is_empty() {
+                        "paused".into()
+                    } else {
+                        req.reason
+                    }),
+                    _ => {
+                        return Err(Status::invalid_argument(
+                            "state must be AGENT_STATE_AVAILABLE or AGENT_STATE_PAUSED; \
                          the other states are set by the engine (Logout logs out)",
-                    ))
-                }
-            };
-            let o = self
-                .desk
-                .set_presence(&AgentId::from(req.agent_id.as_str()), presence, &who.name)
-                .await
-                .map_err(status)?;
-            Ok(v1::SetStateResponse {
-                state: convert::agent_state(o.state) as i32,
-                reason: o.reason,
-            })
-        }
-        .await;
-        self.audit_for(&who, "SetState", &req.agent_id, &result)
-            .await;
-        result.map(Response::new)
+                        ))
+                    }
+                };
+                let o = desk
+                    .set_presence(&agent, presence, &by)
+                    .await
+                    .map_err(status)?;
+                Ok(v1::SetStateResponse {
+                    state: convert::agent_state(o.state) as i32,
+                    reason: o.reason,
+                })
+            },
+        )
+        .await
     }
 
     type EventsStream = BoxStream<v1::AgentEvent>;
@@ -180,169 +208,149 @@ impl AgentService for AgentApi {
         &self,
         request: Request<v1::EventsRequest>,
     ) -> Result<Response<Self::EventsStream>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = self
-            .desk
-            .events(&AgentId::from(req.agent_id.as_str()))
-            .await
-            .map_err(status);
-        self.audit_for(&who, "Events", &req.agent_id, &result).await;
-        let rx = result?;
-        Ok(Response::new(forward(rx, self.stop.clone())))
+        let desk = self.desk.clone();
+        let rx = self
+            .act(
+                "Events",
+                request,
+                |r| &r.agent_id,
+                |agent, _| async move { desk.events(&agent).await.map_err(status) },
+            )
+            .await?;
+        Ok(Response::new(forward(rx.into_inner(), self.stop.clone())))
     }
 
     async fn accept(
         &self,
         request: Request<v1::AcceptRequest>,
     ) -> Result<Response<v1::AcceptResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = async {
-            let offer = required(&req.offer_id, "offer_id", "the offer_id of the Offer event")?;
-            let call_id = self
-                .desk
-                .accept(&AgentId::from(req.agent_id.as_str()), offer)
-                .await
-                .map_err(status)?;
-            Ok(v1::AcceptResponse { call_id })
-        }
-        .await;
-        self.audit_for(&who, "Accept", &req.agent_id, &result).await;
-        result.map(Response::new)
+        let desk = self.desk.clone();
+        self.act(
+            "Accept",
+            request,
+            |r| &r.agent_id,
+            |agent, req| async move {
+                let offer = required(&req.offer_id, "offer_id", OFFER_ID)?;
+                let call_id = desk.accept(&agent, offer).await.map_err(status)?;
+                Ok(v1::AcceptResponse { call_id })
+            },
+        )
+        .await
     }
 
     async fn reject(
         &self,
         request: Request<v1::RejectRequest>,
     ) -> Result<Response<v1::RejectResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = async {
-            let offer = required(&req.offer_id, "offer_id", "the offer_id of the Offer event")?;
-            self.desk
-                .reject(&AgentId::from(req.agent_id.as_str()), offer, &req.reason)
-                .await
-                .map_err(status)?;
-            Ok(v1::RejectResponse {})
-        }
-        .await;
-        self.audit_for(&who, "Reject", &req.agent_id, &result).await;
-        result.map(Response::new)
+        let desk = self.desk.clone();
+        self.act(
+            "Reject",
+            request,
+            |r| &r.agent_id,
+            |agent, req| async move {
+                let offer = required(&req.offer_id, "offer_id", OFFER_ID)?;
+                desk.reject(&agent, offer, &req.reason)
+                    .await
+                    .map_err(status)?;
+                Ok(v1::RejectResponse {})
+            },
+        )
+        .await
     }
 
     async fn hold(
         &self,
         request: Request<v1::HoldRequest>,
     ) -> Result<Response<v1::HoldResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = async {
-            let call = required(&req.call_id, "call_id", "the id of the agent's call")?;
-            self.desk
-                .hold(&AgentId::from(req.agent_id.as_str()), call)
-                .await
-                .map_err(status)?;
-            Ok(v1::HoldResponse {})
-        }
-        .await;
-        self.audit_for(&who, "Hold", &req.agent_id, &result).await;
-        result.map(Response::new)
+        let desk = self.desk.clone();
+        self.act(
+            "Hold",
+            request,
+            |r| &r.agent_id,
+            |agent, req| async move {
+                let call = required(&req.call_id, "call_id", CALL_ID)?;
+                desk.hold(&agent, call).await.map_err(status)?;
+                Ok(v1::HoldResponse {})
+            },
+        )
+        .await
     }
 
     async fn resume(
         &self,
         request: Request<v1::ResumeRequest>,
     ) -> Result<Response<v1::ResumeResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = async {
-            let call = required(&req.call_id, "call_id", "the id of the agent's call")?;
-            self.desk
-                .resume(&AgentId::from(req.agent_id.as_str()), call)
-                .await
-                .map_err(status)?;
-            Ok(v1::ResumeResponse {})
-        }
-        .await;
-        self.audit_for(&who, "Resume", &req.agent_id, &result).await;
-        result.map(Response::new)
+        let desk = self.desk.clone();
+        self.act(
+            "Resume",
+            request,
+            |r| &r.agent_id,
+            |agent, req| async move {
+                let call = required(&req.call_id, "call_id", CALL_ID)?;
+                desk.resume(&agent, call).await.map_err(status)?;
+                Ok(v1::ResumeResponse {})
+            },
+        )
+        .await
     }
 
     async fn transfer(
         &self,
         request: Request<v1::TransferRequest>,
     ) -> Result<Response<v1::TransferResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = async {
-            let call = required(&req.call_id, "call_id", "the id of the agent's call")?;
-            let target = match &req.target {
-                Some(v1::transfer_request::Target::Queue(q)) if !q.is_empty() => {
-                    TransferTarget::Queue(QueueName::from(q.as_str()))
-                }
-                Some(v1::transfer_request::Target::ToAgentId(a)) if !a.is_empty() => {
-                    TransferTarget::Agent(AgentId::from(a.as_str()))
-                }
-                _ => {
-                    return Err(Status::invalid_argument(
-                        "target is empty: give a `queue` name or a `to_agent_id`",
-                    ))
-                }
-            };
-            self.desk
-                .transfer(
-                    &AgentId::from(req.agent_id.as_str()),
-                    call,
-                    target,
-                    &req.note,
-                )
-                .await
-                .map_err(status)?;
-            Ok(v1::TransferResponse {})
-        }
-        .await;
-        self.audit_for(&who, "Transfer", &req.agent_id, &result)
-            .await;
-        result.map(Response::new)
+        let desk = self.desk.clone();
+        self.act(
+            "Transfer",
+            request,
+            |r| &r.agent_id,
+            |agent, req| async move {
+                let call = required(&req.call_id, "call_id", CALL_ID)?;
+                let target = match &req.target {
+                    Some(v1::transfer_request::Target::Queue(q)) if !q.is_empty() => {
+                        TransferTarget::Queue(QueueName::from(q.as_str()))
+                    }
+                    Some(v1::transfer_request::Target::ToAgentId(a)) if !a.is_empty() => {
+                        TransferTarget::Agent(AgentId::from(a.as_str()))
+                    }
+                    _ => {
+                        return Err(Status::invalid_argument(
+                            "target is empty: give a `queue` name or a `to_agent_id`",
+                        ))
+                    }
+                };
+                desk.transfer(&agent, call, target, &req.note)
+                    .await
+                    .map_err(status)?;
+                Ok(v1::TransferResponse {})
+            },
+        )
+        .await
     }
 
     async fn complete_wrap_up(
         &self,
         request: Request<v1::CompleteWrapUpRequest>,
     ) -> Result<Response<v1::CompleteWrapUpResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        acting_as(&who, &req.agent_id)?;
-        let result = async {
-            let call = required(
-                &req.call_id,
-                "call_id",
-                "the id of the call being wrapped up",
-            )?;
-            let state = self
-                .desk
-                .complete_wrap_up(
-                    &AgentId::from(req.agent_id.as_str()),
-                    call,
-                    &req.disposition,
-                    &req.notes,
-                )
-                .await
-                .map_err(status)?;
-            Ok(v1::CompleteWrapUpResponse {
-                state: convert::agent_state(state) as i32,
-            })
-        }
-        .await;
-        self.audit_for(&who, "CompleteWrapUp", &req.agent_id, &result)
-            .await;
-        result.map(Response::new)
+        let desk = self.desk.clone();
+        self.act(
+            "CompleteWrapUp",
+            request,
+            |r| &r.agent_id,
+            |agent, req| async move {
+                let call = required(
+                    &req.call_id,
+                    "call_id",
+                    "the id of the call being wrapped up",
+                )?;
+                let state = desk
+                    .complete_wrap_up(&agent, call, &req.disposition, &req.notes)
+                    .await
+                    .map_err(status)?;
+                Ok(v1::CompleteWrapUpResponse {
+                    state: convert::agent_state(state) as i32,
+                })
+            },
+        )
+        .await
     }
 }

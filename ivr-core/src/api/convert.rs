@@ -244,17 +244,31 @@ pub(crate) fn agent_status(a: &AgentStats, snapshot: &WallboardSnapshot) -> v1::
     }
 }
 
-/// The calls in progress that a `ListCalls` request asks for.
-pub(crate) fn live_calls(
+/// `ListCalls` (admin and supervisor alike): the calls in progress the request asks for, the
+/// listing recorded in the audit log under `rpc`.
+pub(crate) async fn list_calls(
     engine: &dyn super::EngineControl,
-    req: &v1::ListCallsRequest,
-) -> Vec<v1::CallSummary> {
-    engine
+    audit: &super::Auditor,
+    rpc: &str,
+    request: tonic::Request<v1::ListCallsRequest>,
+) -> Result<tonic::Response<v1::ListCallsResponse>, Status> {
+    let who = super::auth::principal(&request)?;
+    let req = request.into_inner();
+    let calls: Vec<v1::CallSummary> = engine
         .list_calls()
         .iter()
         .filter(|c| call_matches(c, &req.queue, &req.agent_id))
         .map(summary)
-        .collect()
+        .collect();
+    audit
+        .record(
+            &who,
+            rpc,
+            "",
+            serde_json::json!({ "outcome": "ok", "calls": calls.len() }),
+        )
+        .await;
+    Ok(tonic::Response::new(v1::ListCallsResponse { calls }))
 }
 
 #[cfg(test)]

@@ -106,18 +106,7 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<v1::ListCallsRequest>,
     ) -> Result<Response<v1::ListCallsResponse>, Status> {
-        let who = principal(&request)?;
-        let req = request.into_inner();
-        let calls = convert::live_calls(self.engine.as_ref(), &req);
-        self.audit
-            .record(
-                &who,
-                LIST_CALLS,
-                "",
-                json!({ "outcome": "ok", "calls": calls.len() }),
-            )
-            .await;
-        Ok(Response::new(v1::ListCallsResponse { calls }))
+        convert::list_calls(self.engine.as_ref(), &self.audit, LIST_CALLS, request).await
     }
 
     type WatchCallStream = BoxStream<v1::CallUpdate>;
