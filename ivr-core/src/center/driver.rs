@@ -40,6 +40,8 @@ pub(crate) struct Slot {
     pub held: bool,
     /// A note from the agent who transferred the call, for the next agent.
     pub note: Option<String>,
+    /// The caller hung up (the router is being told).
+    pub gone: bool,
 }
 
 /// A logged-in agent's desktop.
@@ -62,6 +64,8 @@ pub(crate) struct Driver {
     pub events: EventLog,
     live: Arc<LiveCalls>,
     board: watch::Sender<WallboardSnapshot>,
+    /// Each queue's settings, as the router has them.
+    queues: HashMap<QueueName, crate::acd::QueueConfig>,
     /// Callers by call id.
     pub calls: HashMap<String, Slot>,
     /// Call ids by router id.
@@ -82,7 +86,9 @@ impl Driver {
         events: EventLog,
         live: Arc<LiveCalls>,
     ) -> Result<(Driver, watch::Receiver<WallboardSnapshot>), crate::acd::ConfigErrors> {
-        let acd = Acd::new(section.router_config())?;
+        let router = section.router_config();
+        let acd = Acd::new(router.clone())?;
+        let queues = router.queues.into_iter().collect();
         let (board, rx) = watch::channel(WallboardSnapshot::default());
         let mut d = Driver {
             acd,
@@ -91,6 +97,7 @@ impl Driver {
             events,
             live,
             board,
+            queues,
             calls: HashMap::new(),
             ids: HashMap::new(),
             next_call: 1,
@@ -174,6 +181,7 @@ impl Driver {
                 connected_at: None,
                 held: false,
                 note: None,
+                gone: false,
             },
         );
         self.ids.insert(id, q.call_id.clone());
@@ -204,16 +212,18 @@ impl Driver {
     }
 
     fn call_ended(&mut self, call_id: &str, side: Option<HangupSide>, cause: &str, now: Instant) {
-        let Some(slot) = self.forget(call_id) else {
+        let Some(slot) = self.calls.get_mut(call_id) else {
             return;
         };
-        match (slot.connected_at, slot.agent) {
+        slot.gone = true;
+        let (id, queue) = (slot.id, slot.queue.clone());
+        match (slot.connected_at, slot.agent.clone()) {
             (Some(at), Some(agent)) => {
-                if let Err(e) = self.acd.handle_call_ended(slot.id, now) {
+                if let Err(e) = self.acd.handle_call_ended(id, now) {
                     debug!(error = %e, "the router had already ended the talk");
                 }
                 let talk = now.saturating_duration_since(at);
-                let wrap = self.wrap_up_time(&slot.queue);
+                let wrap = self.queue_config(&queue).wrap_up;
                 if let Some(desk) = self.agents.get_mut(&agent) {
                     desk.wrap_up = Some(call_id.to_string());
                 }
@@ -241,17 +251,16 @@ impl Driver {
                         call_id: call_id.to_string(),
                     });
                 }
-                // The router withdraws its offers (CancelOffer) and counts the abandon.
-                if let Err(e) = self.acd.handle_abandon(slot.id, now) {
+                // The router withdraws its offers (CancelOffer) and counts the abandon; the
+                // withdrawals still name the call.
+                if let Err(e) = self.acd.handle_abandon(id, now) {
                     debug!(error = %e, "the call had already left its queue");
                 }
-                // The id is kept until the withdrawals are sent.
-                self.ids.insert(slot.id, call_id.to_string());
                 self.drain(now);
-                self.ids.remove(&slot.id);
             }
             (Some(_), None) => {}
         }
+        self.forget(call_id);
         self.dirty = true;
     }
 
@@ -358,7 +367,7 @@ impl Driver {
             } => {
                 let offer_id = format!("offer-{}", self.next_offer);
                 self.next_offer += 1;
-                let ring = self.ring_timeout(&queue);
+                let ring = self.queue_config(&queue).ring_timeout;
                 let mut offer = context.offer(&offer_id, queue.as_str(), now, ring);
                 if let Some(note) = self
                     .calls
@@ -384,6 +393,7 @@ impl Driver {
                 let call_id = self.ids.get(&call).cloned().unwrap_or_default();
                 let reason = match self.calls.get(&call_id) {
                     None => "caller_hung_up",
+                    Some(s) if s.gone => "caller_hung_up",
                     Some(s) if s.connected_at.is_some() => "answered_elsewhere",
                     Some(_) => "timeout",
                 };
@@ -443,13 +453,8 @@ impl Driver {
                     "queue_fallback",
                     json!({"queue": queue.as_str(), "reason": reason}),
                 );
-                // The router's CallEnded for it comes after the call is forgotten.
-                self.events.emit(
-                    &call_id,
-                    "queue_left",
-                    json!({"queue": queue.as_str(), "outcome": format!("fallback_{}", fallback_name(reason))}),
-                );
-                if let Some(slot) = self.forget(&call_id) {
+                // The router's CallEnded that follows forgets the call.
+                if let Some(slot) = self.calls.get(&call_id) {
                     let _ = slot.tx.send(CallEvent::QueueFallback { voicemail });
                 }
             }
@@ -515,17 +520,21 @@ impl Driver {
                 queue,
                 outcome,
             } => {
-                if let Some(call_id) = self.ids.get(&call) {
-                    let outcome = match outcome {
+                if let Some(call_id) = self.ids.get(&call).cloned() {
+                    let label = match &outcome {
                         CallOutcome::Answered { .. } => "answered".to_string(),
                         CallOutcome::Abandoned => "abandoned".to_string(),
-                        CallOutcome::Fallback(r) => format!("fallback_{}", fallback_name(r)),
+                        CallOutcome::Fallback(r) => format!("fallback_{}", fallback_name(*r)),
                     };
                     self.events.emit(
-                        call_id,
+                        &call_id,
                         "queue_left",
-                        json!({"queue": queue.as_str(), "outcome": outcome}),
+                        json!({"queue": queue.as_str(), "outcome": label}),
                     );
+                    // An answered call stays until its talk ends; any other leaves the center.
+                    if !matches!(outcome, CallOutcome::Answered { .. }) {
+                        self.forget(&call_id);
+                    }
                 }
             }
             Event::Overflowed { call, from, to } => {
@@ -574,11 +583,9 @@ impl Driver {
             at_unix_ms: now_unix_ms(),
             acd: self.acd.snapshot(now),
             service_level_thresholds: self
-                .section
-                .router_config()
                 .queues
-                .into_iter()
-                .map(|(name, q)| (name, q.service_level_threshold))
+                .iter()
+                .map(|(name, q)| (name.clone(), q.service_level_threshold))
                 .collect(),
             agents: self
                 .agents
@@ -600,21 +607,7 @@ impl Driver {
     }
 
     fn queue_config(&self, queue: &QueueName) -> crate::acd::QueueConfig {
-        self.section
-            .router_config()
-            .queues
-            .into_iter()
-            .find(|(n, _)| n == queue)
-            .map(|(_, q)| q)
-            .unwrap_or_default()
-    }
-
-    fn ring_timeout(&self, queue: &QueueName) -> Duration {
-        self.queue_config(queue).ring_timeout
-    }
-
-    fn wrap_up_time(&self, queue: &QueueName) -> Duration {
-        self.queue_config(queue).wrap_up
+        self.queues.get(queue).cloned().unwrap_or_default()
     }
 
     /// The agent's state as the API reports it.
@@ -662,5 +655,146 @@ fn fallback_name(r: crate::acd::FallbackReason) -> &'static str {
         crate::acd::FallbackReason::Closed => "closed",
         crate::acd::FallbackReason::Full => "full",
         crate::acd::FallbackReason::MaxWait => "max_wait",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acd::AgentProfile;
+    use crate::api::ApiCallEvent;
+    use ivr_dialplans::interpreter::Handoff;
+    use tokio::sync::broadcast;
+
+    async fn driver(dir: &std::path::Path) -> (Driver, broadcast::Receiver<ApiCallEvent>) {
+        let section: AcdSection = toml::from_str("[[queues]]\nname = \"support\"\n").unwrap();
+        let live = Arc::new(LiveCalls::default());
+        let feed = live.subscribe();
+        let (events, _writer) = EventLog::open(dir).await.unwrap();
+        let events = events.with_live(live.clone());
+        let (control, _) = mpsc::unbounded_channel();
+        let (d, _) = Driver::new(section, control, events, live).unwrap();
+        (d, feed)
+    }
+
+    fn queued(call_id: &str) -> (QueuedCall, mpsc::UnboundedReceiver<CallEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handoff = Handoff {
+            reason: "asked".into(),
+            transcript: vec![],
+            intents: vec![],
+            slots: Default::default(),
+            context: vec![],
+            path: vec!["main".into()],
+            sentiment: None,
+            language: "en-US".into(),
+            duration_ms: 0,
+        };
+        let q = QueuedCall {
+            call_id: call_id.into(),
+            caller: "+15551230000".into(),
+            called: "100".into(),
+            plan: "bank".into(),
+            queue: "support".into(),
+            priority: 0,
+            skills: vec![],
+            handoff,
+            sensitive: vec![],
+            tx,
+        };
+        (q, rx)
+    }
+
+    fn named(feed: &mut broadcast::Receiver<ApiCallEvent>, name: &str) -> Vec<serde_json::Value> {
+        let mut found = Vec::new();
+        while let Ok(e) = feed.try_recv() {
+            if let ApiCallEvent::Event(e) = e {
+                if e.name == name {
+                    found.push(e.data);
+                }
+            }
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_hangs_up_while_offered_withdraws_the_offer_and_leaves_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut d, mut feed) = driver(dir.path()).await;
+        let now = Instant::now();
+        d.acd
+            .login(
+                AgentProfile {
+                    id: "ann".into(),
+                    skills: vec![],
+                    queues: vec!["support".into()],
+                },
+                now,
+            )
+            .unwrap();
+        let (tx, mut ann) = mpsc::channel(16);
+        d.agents.insert(
+            AgentId::from("ann"),
+            Desk {
+                contact: "sip:ann@127.0.0.1:5070".into(),
+                display_name: String::new(),
+                queues: vec!["support".into()],
+                stream: Some(tx),
+                offers: HashMap::new(),
+                wrap_up: None,
+            },
+        );
+        let (call, _rx) = queued("c1");
+        d.enqueue(call, now);
+        d.drain(now);
+        let offer = ann.try_recv().expect("an offer");
+        assert!(matches!(
+            offer.event,
+            Some(v1::agent_event::Event::Offer(_))
+        ));
+
+        d.call_ended("c1", Some(HangupSide::Caller), "bye", now);
+        let withdrawn = std::iter::from_fn(|| ann.try_recv().ok())
+            .find_map(|e| match e.event {
+                Some(v1::agent_event::Event::OfferWithdrawn(w)) => Some(w),
+                _ => None,
+            })
+            .expect("the offer is withdrawn");
+        assert_eq!(withdrawn.call_id, "c1");
+        assert_eq!(withdrawn.reason, "caller_hung_up");
+        let left = named(&mut feed, "queue_left");
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0]["outcome"], "abandoned");
+        assert!(d.calls.is_empty() && d.ids.is_empty());
+        // The agent is free again.
+        assert_eq!(
+            d.acd
+                .agent_stats(&AgentId::from("ann"), now)
+                .map(|s| s.state),
+            Some(AgentStateKind::Available)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fallback_tells_the_caller_and_leaves_the_queue_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut d, mut feed) = driver(dir.path()).await;
+        let now = Instant::now();
+        d.acd
+            .set_queue_open(&QueueName::from("support"), false)
+            .unwrap();
+        let (call, mut rx) = queued("c2");
+        d.enqueue(call, now);
+        d.drain(now);
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(CallEvent::QueueFallback { voicemail: Some(ref m) }) if m == "support"
+        ));
+        let left = named(&mut feed, "queue_left");
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0]["outcome"], "fallback_closed");
+        assert!(d.calls.is_empty() && d.ids.is_empty());
+        // The caller's task ending afterwards is a no-op.
+        d.call_ended("c2", Some(HangupSide::System), "voicemail", now);
     }
 }
