@@ -10,7 +10,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== build the ivr binary for the end-to-end tests"
-cargo build --quiet -p ivr-core --bin ivr -p ivr-agent-client
+cargo build --quiet -p ivr-core --bin ivr -p ivr-agent-client --bin agent-client
 if [ -d media/fuzz ]; then
   # The fuzz targets build on stable as plain binaries; `cargo +nightly fuzz run` (see
   # media/fuzz/README.md) adds the coverage instrumentation for real fuzzing.
