@@ -98,6 +98,10 @@ pub enum CallEvent {
         /// The mailbox, or `None` to hang up.
         voicemail: Option<String>,
     },
+    /// The queue takes call-back requests: tell the caller how to ask.
+    CallbackOffered,
+    /// The answer to the caller's call-back request: the number booked, or why not.
+    CallbackBooked(Result<String, String>),
 }
 
 /// What a call asks of the SIP task.
@@ -273,6 +277,14 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                             answered_unix_ms = Some(crate::store::now_unix_ms());
                             call.last_rx = Instant::now();
                             match &mut flow {
+                                Some(f) if f.callback_ticket().is_some() => {
+                                    f.start(&mut call.playout, &events);
+                                    if let (Some(center), Some(q)) = (&center, f.queued_call()) {
+                                        queued_at = Some(Instant::now());
+                                        queue_name = Some(q.queue.clone());
+                                        center.enqueue(q);
+                                    }
+                                }
                                 Some(f) => f.start(&mut call.playout, &events),
                                 None => {
                                     if let Some(p) = &prompt {
@@ -364,6 +376,18 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                             f.leave_queue(voicemail, &mut call.playout);
                         }
                     }
+                    Some(CallEvent::CallbackOffered) => {
+                        events.emit(&call_id, "callback_offered", json!({}));
+                        if let (Some(f), None) = (&mut flow, &agent) {
+                            f.offer_callback(&mut call.playout);
+                        }
+                    }
+                    Some(CallEvent::CallbackBooked(booked)) => {
+                        events.emit(&call_id, "callback_booked", json!({"booked": booked.is_ok(), "error": booked.as_ref().err()}));
+                        if let Some(f) = &mut flow {
+                            f.callback_booked(booked, &mut call.playout);
+                        }
+                    }
                     Some(CallEvent::Shutdown) | None => {
                         cause = Some(("engine", "drain"));
                         engine_hangup = true;
@@ -427,7 +451,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                         match f.tick(&mut call.playout, &events) {
                             Next::Continue => {}
                             Next::End(Ending::Hangup) => {
-                                cause = Some(("engine", "plan"));
+                                cause = Some(("engine", if f.booked_callback() { "callback" } else { "plan" }));
                                 engine_hangup = true;
                                 break 'call;
                             }
@@ -493,6 +517,14 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                     cause = Some(("engine", "voicemail"));
                     engine_hangup = true;
                     break 'call;
+                }
+                continue;
+            }
+            if let (Some(f), Some(_), None) = (&mut flow, queued_at, &agent) {
+                // Waiting in a queue: keys ask for a call back.
+                if let (Some(number), Some(center)) = (f.queue_digit(d, &mut call.playout), &center)
+                {
+                    center.request_callback(&call_id, number);
                 }
                 continue;
             }

@@ -123,6 +123,13 @@ pub struct Flow {
     called: String,
     /// What the plan's `enqueue` asked for: priority, skills and the handoff.
     queued: Option<(i32, Vec<String>, ivr_dialplans::interpreter::Handoff)>,
+    /// A waiting caller asking to be called back.
+    booking: crate::callback::Booking,
+    /// The caller's call back was booked (the goodbye that follows ends the call).
+    booked: bool,
+    /// This call is the engine calling a caller back: no plan runs, the caller rejoins the
+    /// queue.
+    callback: Option<crate::callback::CallbackTicket>,
 }
 
 impl Flow {
@@ -181,11 +188,29 @@ impl Flow {
             caller: caller.into(),
             called: called.into(),
             queued: None,
+            booking: Default::default(),
+            booked: false,
+            callback: None,
         }
+    }
+
+    /// The engine's call back for `ticket`: when answered the caller hears a greeting and
+    /// rejoins the queue (see [`Flow::callback_ticket`]) instead of running the plan.
+    pub fn for_callback(mut self, ticket: crate::callback::CallbackTicket) -> Flow {
+        self.callback = Some(ticket);
+        self
+    }
+
+    /// The call back this call places, if it is one.
+    pub fn callback_ticket(&self) -> Option<&crate::callback::CallbackTicket> {
+        self.callback.as_ref()
     }
 
     /// Starts the conversation (after the caller's ACK).
     pub fn start(&mut self, playout: &mut Playout, events: &EventLog) {
+        if let Some(t) = self.callback.clone() {
+            return self.start_callback(t, playout, events);
+        }
         events.emit(
             &self.call_id,
             "plan",
@@ -369,7 +394,7 @@ impl Flow {
     }
 
     fn input(&mut self, input: Input, playout: &mut Playout, events: &EventLog) {
-        if self.session.is_finished() {
+        if self.session.is_finished() || self.callback.is_some() {
             return;
         }
         if !matches!(input, Input::Sentiment(_) | Input::WebhookResult(_)) {
@@ -597,6 +622,7 @@ impl Flow {
             handoff,
             sensitive,
             tx: self.tx.clone(),
+            callback: self.callback.as_ref().map(|t| t.key.clone()),
         })
     }
 
@@ -633,7 +659,109 @@ impl Flow {
         playout.clear();
         let language = self.session.language().to_string();
         self.speak(text, language, None, None, false, playout);
+        if self.booking.is_offered() {
+            self.say_booking(&crate::callback::Prompt::Offer, playout);
+        }
         self.hold_audio(playout);
+    }
+
+    /// The queue takes call-back requests: the caller hears how to ask (again at each
+    /// position announcement).
+    pub fn offer_callback(&mut self, playout: &mut Playout) {
+        if self.callback.is_some() || self.booking != crate::callback::Booking::NotOffered {
+            return;
+        }
+        self.booking.offer();
+        playout.clear();
+        self.say_booking(&crate::callback::Prompt::Offer, playout);
+        self.hold_audio(playout);
+    }
+
+    /// A key pressed while waiting in a queue. Returns the number to call back once the
+    /// caller confirmed it.
+    pub fn queue_digit(&mut self, key: char, playout: &mut Playout) -> Option<String> {
+        use crate::callback::{Prompt, Step};
+        match self.booking.key(key, &self.caller) {
+            Step::Nothing => None,
+            Step::Say(prompt) => {
+                playout.clear();
+                self.say_booking(&prompt, playout);
+                if prompt == Prompt::Hold {
+                    self.hold_audio(playout);
+                }
+                None
+            }
+            Step::Book(number) => {
+                playout.clear();
+                Some(number)
+            }
+        }
+    }
+
+    /// The queue answered the call-back request: booked (goodbye, the engine hangs up) or
+    /// refused (back to waiting).
+    pub fn callback_booked(&mut self, booked: Result<String, String>, playout: &mut Playout) {
+        use crate::callback::Prompt;
+        playout.clear();
+        match booked {
+            Ok(number) => {
+                self.booked = true;
+                self.say_booking(&Prompt::Booked(number), playout);
+                self.ending = Some(Ending::Hangup);
+            }
+            Err(_) => {
+                self.booking = crate::callback::Booking::Asked;
+                self.say_booking(&Prompt::Refused, playout);
+                self.hold_audio(playout);
+            }
+        }
+    }
+
+    /// Whether the caller booked a call back (and the engine hangs up for that reason).
+    pub fn booked_callback(&self) -> bool {
+        self.booked
+    }
+
+    fn say_booking(&mut self, prompt: &crate::callback::Prompt, playout: &mut Playout) {
+        let text = prompt.text(self.chinese());
+        let language = self.session.language().to_string();
+        self.speak(text, language, None, None, false, playout);
+    }
+
+    /// The engine's call back was answered: a greeting, then hold audio while the agent's
+    /// phone rings; the call counts as queued from now on.
+    fn start_callback(
+        &mut self,
+        t: crate::callback::CallbackTicket,
+        playout: &mut Playout,
+        events: &EventLog,
+    ) {
+        events.emit(
+            &self.call_id,
+            "callback_answered",
+            json!({"request": t.key, "queue": t.queue}),
+        );
+        let language = if t.language.is_empty() {
+            self.session.language().to_string()
+        } else {
+            t.language.clone()
+        };
+        let text = crate::callback::Prompt::Greeting.text(language.starts_with("zh"));
+        self.speak(text, language.clone(), None, None, false, playout);
+        self.hold_audio(playout);
+        self.ended_as = Some(Ending::Queue(t.queue.clone()));
+        let handoff = ivr_dialplans::interpreter::Handoff {
+            reason: "callback".into(),
+            transcript: Vec::new(),
+            intents: Vec::new(),
+            slots: Default::default(),
+            context: Vec::new(),
+            path: Vec::new(),
+            sentiment: None,
+            language,
+            duration_ms: 0,
+        };
+        self.queued = Some((t.priority, Vec::new(), handoff));
     }
 
     /// The queue gave up on the caller (closed, full, waited too long): an apology, then a

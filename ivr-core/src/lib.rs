@@ -28,6 +28,7 @@ pub mod admission;
 pub mod api;
 mod bridge;
 pub mod call;
+pub mod callback;
 pub mod center;
 pub mod clock;
 pub mod config;

@@ -108,13 +108,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let clock = MediaClock::start();
     let center = match &config.acd {
         Some(section) => {
+            let mut section = section.clone();
+            if section.callback_trunk.is_none() {
+                section.callback_trunk = config
+                    .trunks
+                    .iter()
+                    .find(|t| t.outbound.is_some())
+                    .map(|t| t.name.clone());
+            }
+            let queues = section.queues.len();
+            let callbacks = reader
+                .callbacks_pending(None)
+                .await
+                .context("reading the call-back requests saved before the restart")?;
             let (center, board) = crate::center::Center::start(
-                section.clone(),
+                section,
                 control_tx.clone(),
                 events.clone(),
                 live.clone(),
+                callbacks,
             )?;
-            info!(queues = section.queues.len(), "call center ready");
+            info!(queues, "call center ready");
             Some((center, board))
         }
         None => None,
@@ -227,6 +241,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     signalling.run(control_rx, call_rx).await;
     let _ = stop_api.send(());
+    // The center task ends with its last handle, and with it its hold on the event log.
+    drop(center);
     drop(events);
     writer.finish().await.context("flushing the event log")?;
     let stats = store.shutdown().await.context("flushing the call store")?;

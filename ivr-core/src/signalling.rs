@@ -114,6 +114,8 @@ struct Dialing {
     timed_out: bool,
     /// The engine's shutdown cancelled the INVITE.
     shutdown: bool,
+    /// A queue's call back.
+    callback: Option<crate::callback::CallbackTicket>,
 }
 
 /// An INVITE the engine sent to an agent's phone.
@@ -996,6 +998,7 @@ impl Signalling {
                 vars,
                 timed_out: false,
                 shutdown: false,
+                callback: order.callback.clone(),
             },
         );
         let control = self.control_tx.clone();
@@ -1112,6 +1115,10 @@ impl Signalling {
                     &d.record.from_number,
                     std::mem::take(&mut d.vars),
                 );
+                let flow = match d.callback.take() {
+                    Some(ticket) => flow.for_callback(ticket),
+                    None => flow,
+                };
                 let recording = self.config.recording.enabled.then(|| {
                     self.config
                         .server

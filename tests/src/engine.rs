@@ -40,6 +40,9 @@ pub struct EngineOptions {
     pub extra_toml: String,
     /// `rtp.timeout` (hang up a call without media), when set.
     pub rtp_timeout: Option<Duration>,
+    /// The data folder, when it must outlive this engine (a restart); default: inside the
+    /// engine's temporary folder.
+    pub data: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -56,6 +59,7 @@ impl Default for EngineOptions {
             plans: None,
             extra_toml: String::new(),
             rtp_timeout: None,
+            data: None,
         }
     }
 }
@@ -107,6 +111,7 @@ impl fmt::Display for Event {
 pub struct Engine {
     child: Child,
     dir: TempDir,
+    data: PathBuf,
     /// The UDP SIP address from the `ready` line.
     pub sip_udp: SocketAddr,
     /// The gRPC API address from the `ready` line (when `[api]` is configured).
@@ -174,7 +179,7 @@ impl Engine {
             .expect("create a temporary folder");
         let prompt_path = dir.path().join("prompt.wav");
         let prompt = audio::sweep_prompt(&prompt_path, opts.prompt_frames);
-        let data = dir.path().join("data");
+        let data = opts.data.clone().unwrap_or_else(|| dir.path().join("data"));
         let rtp_range = ports::rtp_block();
         let allow: Vec<String> = opts.allow.iter().map(|a| toml_str(a)).collect();
         let mut config = format!(
@@ -250,6 +255,7 @@ impl Engine {
         let mut engine = Engine {
             child,
             dir,
+            data,
             sip_udp: SocketAddr::from(([0, 0, 0, 0], 0)),
             sip_tcp: SocketAddr::from(([0, 0, 0, 0], 0)),
             grpc: None,
@@ -313,7 +319,7 @@ impl Engine {
 
     /// The data folder (`events.jsonl`, `recordings/`).
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data.clone()
     }
 
     /// The prompt's samples (8 kHz, a multiple of 160).

@@ -76,6 +76,9 @@ pub struct QueueConfig {
     /// Whether the queue starts open (business hours); a closed queue sends new calls to the
     /// fallback.
     pub open: bool,
+    /// How long placing a callback may take (ringing the caller back, then the agent's phone)
+    /// on top of `ring_timeout` before the reserved agent counts it as a miss.
+    pub callback_timeout: Duration,
 }
 
 impl Default for QueueConfig {
@@ -91,6 +94,7 @@ impl Default for QueueConfig {
             service_level_threshold: Duration::from_secs(20),
             default_handle_time: Duration::from_secs(180),
             open: true,
+            callback_timeout: Duration::from_secs(45),
         }
     }
 }

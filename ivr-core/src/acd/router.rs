@@ -1026,14 +1026,18 @@ impl<C: Clone> Acd<C> {
         if queue.cfg.strategy == Strategy::RoundRobin {
             queue.rr_cursor = agents.last().copied();
         }
-        let deadline = now + queue.cfg.ring_timeout;
-        let queue_name = queue.name.clone();
-        entry.phase = Phase::Offering(agents.clone());
-        let context = entry.context.clone();
         let number = match &entry.leg {
             Leg::Callback(n) => Some(n.clone()),
             Leg::Live => None,
         };
+        // A callback rings the caller back before the agent's phone: it gets longer.
+        let deadline = match number {
+            Some(_) => now + queue.cfg.ring_timeout + queue.cfg.callback_timeout,
+            None => now + queue.cfg.ring_timeout,
+        };
+        let queue_name = queue.name.clone();
+        entry.phase = Phase::Offering(agents.clone());
+        let context = entry.context.clone();
         self.reschedule_call(id);
         for a in agents {
             self.set_agent_state(a, St::Reserved(id), Some(deadline), now);

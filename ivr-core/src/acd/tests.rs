@@ -588,6 +588,30 @@ fn a_callback_keeps_its_place_in_line() {
 }
 
 #[test]
+fn placing_a_callback_may_take_the_callback_timeout_before_it_counts_as_a_miss() {
+    let mut h = Harness::new(vec![("s", cfg(Strategy::LongestIdle))]);
+    h.enqueue(1, "s", 0, vec![]);
+    h.acd
+        .convert_to_callback(CallId(1), "+15550100".into(), h.now)
+        .expect("convert");
+    h.login("ann", &["s"], &[]);
+    assert!(matches!(
+        h.take_actions().as_slice(),
+        [Action::PlaceCallback { .. }]
+    ));
+    // Past the ring timeout (10 s) the caller may still be ringing: ann stays reserved.
+    h.at(30);
+    assert!(h.take_actions().is_empty());
+    assert_eq!(h.state("ann"), AgentStateKind::Reserved);
+    // Past ring timeout + callback timeout (45 s) it is a miss like any other.
+    h.at(56);
+    assert!(matches!(
+        h.take_actions().as_slice(),
+        [Action::CancelOffer { .. }, ..]
+    ));
+}
+
+#[test]
 fn callbacks_survive_a_restart_in_their_order() {
     let queues = || vec![("s", cfg(Strategy::LongestIdle))];
     let mut h = Harness::new(queues());

@@ -223,6 +223,7 @@ impl AdminService for AdminApi {
                 req.timeout_ms
             }),
             actor: who.name.clone(),
+            callback: None,
         };
         let result = self.engine.originate(order).await.map_err(status);
         let mut details = json!({

@@ -197,6 +197,9 @@ pub struct OriginateOrder {
     pub timeout: Duration,
     /// Who asked (the principal's name).
     pub actor: String,
+    /// The call back of a queue's request: when answered the callee rejoins the queue instead
+    /// of running the plan.
+    pub callback: Option<crate::callback::CallbackTicket>,
 }
 
 /// Why the engine or the ACD refused an API request. Each variant maps to one gRPC status

@@ -15,6 +15,10 @@
 //! service_level = "20s"
 //! overflow = { after = "2m", to = "general" }
 //! fallback = "voicemail"         # or "hangup"
+//! callback = true                # waiting callers may press 1 to be called back
+//! callback_attempts = 3          # calls to the caller before the request fails
+//! callback_retry = "2m"          # between attempts
+//! callback_timeout = "45s"       # ringing the caller, then the agent, per attempt
 //! ```
 
 use std::time::Duration;
@@ -31,6 +35,9 @@ pub struct AcdSection {
     pub max_consecutive_misses: u32,
     /// Recent handle times kept for the estimated wait.
     pub handle_time_window: usize,
+    /// The trunk call backs go out through (default: the first trunk with
+    /// `[trunks.outbound]`).
+    pub callback_trunk: Option<String>,
     /// The queues.
     pub queues: Vec<QueueSection>,
 }
@@ -41,6 +48,7 @@ impl Default for AcdSection {
         AcdSection {
             max_consecutive_misses: d.max_consecutive_misses,
             handle_time_window: d.handle_time_window,
+            callback_trunk: None,
             queues: Vec::new(),
         }
     }
@@ -96,6 +104,29 @@ pub struct QueueSection {
     /// What an unserved caller gets.
     #[serde(default)]
     pub fallback: QueueFallback,
+    /// Waiting callers may ask to be called back (keeping their place) instead of waiting.
+    #[serde(default)]
+    pub callback: bool,
+    /// Calls placed to a caller who asked for a callback before the request fails.
+    #[serde(default = "default_callback_attempts")]
+    pub callback_attempts: u32,
+    /// Time between callback attempts.
+    #[serde(default, with = "opt_duration")]
+    pub callback_retry: Option<Duration>,
+    /// How long one attempt may ring the caller (and then the agent's phone).
+    #[serde(default, with = "opt_duration")]
+    pub callback_timeout: Option<Duration>,
+}
+
+impl QueueSection {
+    /// The wait between two callback attempts.
+    pub fn callback_retry(&self) -> Duration {
+        self.callback_retry.unwrap_or(Duration::from_secs(120))
+    }
+}
+
+fn default_callback_attempts() -> u32 {
+    3
 }
 
 /// `overflow = { after = "2m", to = "general" }`.
@@ -139,6 +170,7 @@ impl AcdSection {
                     service_level_threshold: q.service_level.unwrap_or(d.service_level_threshold),
                     default_handle_time: q.default_handle_time.unwrap_or(d.default_handle_time),
                     open: q.open,
+                    callback_timeout: q.callback_timeout.unwrap_or(d.callback_timeout),
                 };
                 (QueueName::from(q.name.as_str()), cfg)
             })

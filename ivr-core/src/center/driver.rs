@@ -42,6 +42,8 @@ pub(crate) struct Slot {
     pub note: Option<String>,
     /// The caller hung up (the router is being told).
     pub gone: bool,
+    /// The caller asked to be called back: the request this slot serves.
+    pub callback: Option<super::callbacks::Request>,
 }
 
 /// A logged-in agent's desktop.
@@ -75,8 +77,13 @@ pub(crate) struct Driver {
     pub agents: HashMap<AgentId, Desk>,
     /// Who made the change being handled (for agent state events).
     pub changed_by: String,
-    dirty: bool,
+    pub dirty: bool,
     published: Option<Instant>,
+    /// The center task's own input, for work finishing elsewhere (weak: the task ends when
+    /// the last [`Center`](super::Center) handle is gone).
+    pub me: mpsc::WeakUnboundedSender<Input>,
+    /// Call-back requests waiting for their next attempt.
+    pub retries: Vec<super::callbacks::Retry>,
 }
 
 impl Driver {
@@ -85,6 +92,7 @@ impl Driver {
         control: mpsc::UnboundedSender<Control>,
         events: EventLog,
         live: Arc<LiveCalls>,
+        me: mpsc::WeakUnboundedSender<Input>,
     ) -> Result<(Driver, watch::Receiver<WallboardSnapshot>), crate::acd::ConfigErrors> {
         let router = section.router_config();
         let acd = Acd::new(router.clone())?;
@@ -106,6 +114,8 @@ impl Driver {
             changed_by: "system".into(),
             dirty: true,
             published: None,
+            me,
+            retries: Vec::new(),
         };
         d.publish(Instant::now());
         Ok((d, rx))
@@ -117,8 +127,12 @@ impl Driver {
         tokio::pin!(timer);
         loop {
             let now = Instant::now();
+            self.due_retries(now);
             self.drain(now);
             let mut next = self.acd.poll_timeout().unwrap_or(far);
+            if let Some(retry) = self.next_retry() {
+                next = next.min(retry);
+            }
             if self.dirty {
                 next = next.min(self.published.map_or(now, |p| p + BOARD_INTERVAL));
             }
@@ -155,12 +169,31 @@ impl Driver {
                 status,
             } => self.leg(&call_id, agent, status, now),
             Input::Job(job) => job(self, now),
+            Input::Callback { call_id, number } => self.request_callback(&call_id, number, now),
+            Input::CallbackFailed { key, reason } => self.callback_failed(&key, &reason, now),
         }
     }
 
-    fn enqueue(&mut self, q: QueuedCall, now: Instant) {
+    /// A fresh router id for a call.
+    pub fn new_call_id(&mut self) -> CallId {
         let id = CallId(self.next_call);
         self.next_call += 1;
+        id
+    }
+
+    fn enqueue(&mut self, q: QueuedCall, now: Instant) {
+        let q = match q.callback.clone() {
+            Some(key) => match self.callback_answered(q, &key, now) {
+                None => return,
+                Some(q) => {
+                    // The request was cancelled or failed meanwhile.
+                    let _ = q.tx.send(CallEvent::QueueFallback { voicemail: None });
+                    return;
+                }
+            },
+            None => q,
+        };
+        let id = self.new_call_id();
         let queue = QueueName::from(q.queue.as_str());
         let pop = Arc::new(Pop {
             call_id: q.call_id.clone(),
@@ -182,6 +215,7 @@ impl Driver {
                 held: false,
                 note: None,
                 gone: false,
+                callback: None,
             },
         );
         self.ids.insert(id, q.call_id.clone());
@@ -201,11 +235,20 @@ impl Driver {
             );
             self.forget(&q.call_id);
             let _ = q.tx.send(CallEvent::QueueFallback { voicemail: None });
+        } else if self.section.queue(&q.queue).is_some_and(|s| s.callback) {
+            // Still waiting once the router had its say: tell the caller they may be called back.
+            let offered = self
+                .agents
+                .values()
+                .any(|d| d.offers.values().any(|c| *c == id));
+            if !offered && self.calls.contains_key(&q.call_id) {
+                let _ = q.tx.send(CallEvent::CallbackOffered);
+            }
         }
         self.dirty = true;
     }
 
-    fn forget(&mut self, call_id: &str) -> Option<Slot> {
+    pub(super) fn forget(&mut self, call_id: &str) -> Option<Slot> {
         let slot = self.calls.remove(call_id)?;
         self.ids.remove(&slot.id);
         Some(slot)
@@ -215,6 +258,19 @@ impl Driver {
         let Some(slot) = self.calls.get_mut(call_id) else {
             return;
         };
+        if let Some(request) = &slot.callback {
+            if request.key == call_id && slot.connected_at.is_none() {
+                // The caller hung up after booking a call back: the request keeps its place.
+                slot.tx = mpsc::unbounded_channel().0;
+                return;
+            }
+            if slot.connected_at.is_none() {
+                // The caller answered the call back, then hung up before an agent came.
+                if let Some(store) = self.events.store() {
+                    store.complete_callback(&request.key, crate::store::CallbackStatus::Cancelled);
+                }
+            }
+        }
         slot.gone = true;
         let (id, queue) = (slot.id, slot.queue.clone());
         match (slot.connected_at, slot.agent.clone()) {
@@ -301,6 +357,7 @@ impl Driver {
                             call_id: call_id.to_string(),
                         }),
                     );
+                    self.callback_connected(call_id);
                 }
                 Err(e) => {
                     debug!(call_id, error = %e, "the agent answered a withdrawn offer");
@@ -312,6 +369,7 @@ impl Driver {
             },
             LegStatus::Failed(status) => {
                 slot.agent = None;
+                let callback = slot.callback.is_some();
                 info!(call_id, agent = %agent, status = ?status, "the agent's phone did not answer");
                 self.events.emit(
                     call_id,
@@ -327,7 +385,11 @@ impl Driver {
                         talk_ms: 0,
                     }),
                 );
-                let _ = self.acd.handle_offer_rejected(id, &agent, now);
+                if callback {
+                    self.callback_failed(call_id, "agent_unreachable", now);
+                } else {
+                    let _ = self.acd.handle_offer_rejected(id, &agent, now);
+                }
                 // A phone that declines is the agent saying no; one that cannot be reached
                 // would fail every call, so the agent is paused until it is fixed.
                 if !matches!(status, Some(486 | 600 | 603)) {
@@ -397,6 +459,15 @@ impl Driver {
                     Some(s) if s.connected_at.is_some() => "answered_elsewhere",
                     Some(_) => "timeout",
                 };
+                let placing = self.calls.get(&call_id).is_some_and(|s| {
+                    s.callback.is_some()
+                        && s.agent.as_ref() == Some(&agent)
+                        && s.connected_at.is_none()
+                });
+                if placing {
+                    // The call back took too long: this attempt failed.
+                    self.callback_failed(&call_id, "timeout", now);
+                }
                 if let Some(slot) = self.calls.get_mut(&call_id) {
                     if slot.agent.as_ref() == Some(&agent) && slot.connected_at.is_none() {
                         slot.agent = None;
@@ -458,10 +529,13 @@ impl Driver {
                     let _ = slot.tx.send(CallEvent::QueueFallback { voicemail });
                 }
             }
-            Action::PlaceCallback { call, queue, .. } => {
-                warn!(queue = %queue, call = call.0, "callbacks are not placed by this engine");
-                let _ = self.acd.handle_abandon(call, now);
-            }
+            Action::PlaceCallback {
+                call,
+                agent,
+                queue,
+                number,
+                context,
+            } => self.place_callback(call, agent, queue, number, context, now),
         }
     }
 
@@ -673,7 +747,8 @@ mod tests {
         let (events, _writer) = EventLog::open(dir).await.unwrap();
         let events = events.with_live(live.clone());
         let (control, _) = mpsc::unbounded_channel();
-        let (d, _) = Driver::new(section, control, events, live).unwrap();
+        let (me, _) = mpsc::unbounded_channel();
+        let (d, _) = Driver::new(section, control, events, live, me.downgrade()).unwrap();
         (d, feed)
     }
 
@@ -701,6 +776,7 @@ mod tests {
             handoff,
             sensitive: vec![],
             tx,
+            callback: None,
         };
         (q, rx)
     }

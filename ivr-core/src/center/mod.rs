@@ -15,6 +15,7 @@
 //! two legs itself (decoding and encoding each 20 ms frame, so PCMU and PCMA legs meet), and
 //! records caller and agent on the two channels of the recording.
 
+mod callbacks;
 pub mod config;
 mod desk;
 mod driver;
@@ -60,6 +61,9 @@ pub struct QueuedCall {
     pub sensitive: Vec<String>,
     /// The call task's commands.
     pub tx: mpsc::UnboundedSender<CallEvent>,
+    /// For the engine's call back: the request it serves (the caller rejoins their place and
+    /// the agent reserved for them is rung).
+    pub callback: Option<String>,
 }
 
 /// The agent leg's media, handed from the SIP task to the caller's call task.
@@ -104,6 +108,10 @@ pub(crate) enum Input {
     },
     /// Work from the API (runs on the task, answers by its own channel).
     Job(Job),
+    /// A waiting caller asks to be called back.
+    Callback { call_id: String, number: String },
+    /// A call back could not be placed (busy, no answer, trunk down).
+    CallbackFailed { key: String, reason: String },
 }
 
 /// A handle on the center task; cheap to clone.
@@ -128,15 +136,19 @@ pub enum CenterError {
 
 impl Center {
     /// Starts the center task. `control` reaches the SIP task (to ring agents' phones);
-    /// `live` is read for the wallboard's call list.
+    /// `live` is read for the wallboard's call list; `callbacks` are the call-back requests
+    /// saved before a restart.
     pub fn start(
         section: AcdSection,
         control: mpsc::UnboundedSender<Control>,
         events: EventLog,
         live: Arc<LiveCalls>,
+        callbacks: Vec<crate::store::Callback>,
     ) -> Result<(Center, watch::Receiver<WallboardSnapshot>), CenterError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (driver, board) = driver::Driver::new(section, control, events, live)?;
+        let (mut driver, board) =
+            driver::Driver::new(section, control, events, live, tx.downgrade())?;
+        driver.reload(callbacks, std::time::Instant::now());
         tokio::spawn(driver.run(rx));
         Ok((Center { tx }, board))
     }
@@ -156,6 +168,15 @@ impl Center {
             call_id: call_id.to_string(),
             side,
             cause: cause.to_string(),
+        });
+    }
+
+    /// A waiting caller asks to be called back on `number`; the answer comes as
+    /// [`CallEvent::CallbackBooked`].
+    pub fn request_callback(&self, call_id: &str, number: String) {
+        let _ = self.tx.send(Input::Callback {
+            call_id: call_id.to_string(),
+            number,
         });
     }
 

@@ -24,12 +24,12 @@ use tonic::{Code, Request, Streaming};
 
 use super::{ms, secs};
 
-const ADMIN: &str = "admin-token-0123456789";
+pub(super) const ADMIN: &str = "admin-token-0123456789";
 const SUPERVISOR: &str = "super-token-0123456789";
-const ANN: &str = "ann-token-0123456789";
+pub(super) const ANN: &str = "ann-token-0123456789";
 const BOB: &str = "bob-token-0123456789";
 
-const PLAN: &str = r#"
+pub(super) const PLAN: &str = r#"
 version: 1
 name: help-desk
 language: en-US
@@ -51,7 +51,7 @@ nodes:
       context: [customer]
 "#;
 
-fn with_token<T>(msg: T, token: &str) -> Request<T> {
+pub(super) fn with_token<T>(msg: T, token: &str) -> Request<T> {
     let mut r = Request::new(msg);
     let v: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
     r.metadata_mut().insert("authorization", v);
@@ -86,7 +86,7 @@ name = "support"
 }
 
 /// A caller (SIPp signalling, the test's RTP socket) who keys `digits` and stays `hold_ms`.
-fn call_and_key(
+pub(super) fn call_and_key(
     engine: &Engine,
     digits: &str,
     hold_ms: u64,
@@ -106,7 +106,7 @@ fn call_and_key(
 }
 
 /// The next agent event matching `pred`, within `timeout`.
-async fn next_event(
+pub(super) async fn next_event(
     events: &mut Streaming<AgentEvent>,
     timeout: Duration,
     pred: impl Fn(&AgentEv) -> bool,
@@ -127,7 +127,7 @@ async fn next_event(
 }
 
 /// Logs `agent` in with its phone at `contact` and makes it available; returns its events.
-async fn log_in(
+pub(super) async fn log_in(
     grpc: std::net::SocketAddr,
     agent: &str,
     token: &str,

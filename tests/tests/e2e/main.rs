@@ -28,6 +28,7 @@
 
 mod api;
 mod baresip;
+mod callback;
 mod calls;
 mod center;
 mod dialogs;
