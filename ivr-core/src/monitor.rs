@@ -2,20 +2,20 @@
 //!
 //! ```text
 //!  SupervisorService.Monitor ──DialMonitor──▶ SIP task ──INVITE (X-Call-Id)──▶ supervisor's phone
-//!                                               │ 200 OK
+//!                                               │ 200 OK: Monitor(Connected { sockets, mode })
 //!                                               ▼
-//!              caller's call task ◀──Monitor(Connected{sockets, mode})
-//!   each 20 ms: caller ─┐        ┌─ agent        listen:  supervisor ← caller + agent
-//!                       ├─ mix ──┤               whisper: + agent ← supervisor
-//!          supervisor ──┘        └─ supervisor   barge:   + caller ← supervisor
+//!                                   caller's call task, each 20 ms:
+//!   listen:  supervisor ◀ caller + agent   agent ◀ caller               caller ◀ agent
+//!   whisper: supervisor ◀ caller + agent   agent ◀ caller + supervisor  caller ◀ agent
+//!   barge:   supervisor ◀ caller + agent   agent ◀ caller + supervisor  caller ◀ agent + supervisor
 //! ```
 //!
-//! The SIP task rings the supervisor's phone like an agent's ([`MonitorLegs`] keeps the
+//! The SIP task rings the supervisor's phone like an agent's (`MonitorLegs` keeps the
 //! INVITEs); when it answers, the leg's sockets go to the caller's call task, which attaches
-//! them to the agent's leg ([`crate::bridge::Leg::attach`]) and mixes the three parties each
-//! tick with [`mix`]: saturating 16-bit sums of 20 ms frames on the stack, no allocation. A
-//! second `Monitor` from the same supervisor switches the mode without a new INVITE; a BYE
-//! from the supervisor, `StopMonitor`, the agent leaving or the call ending hang the leg up.
+//! them to the agent's leg (`bridge::Leg::attach`) and mixes the three parties each tick with
+//! [`mix`]: saturating 16-bit sums of 20 ms frames on the stack, no allocation. A second
+//! `Monitor` from the same supervisor switches the mode without a new INVITE; a BYE from the
+//! supervisor, `StopMonitor`, the agent leaving or the call ending hang the leg up.
 //! Each start, switch and stop is a call event (`monitor_started`, `monitor_mode`,
 //! `monitor_stopped`) naming the supervisor and the mode.
 

@@ -229,6 +229,49 @@ async fn monitor(
     .map(tonic::Response::into_inner)
 }
 
+/// A caller (SIPp signalling, the test's socket sending the caller's tone) who keys their
+/// customer number and waits in the queue.
+fn queued_caller(engine: &Engine) -> (Party, SippChild) {
+    let mut caller = Party {
+        name: "caller",
+        peer: RtpPeer::bind(),
+        engine: None,
+        tone: tone(CALLER_HZ, TALK_MS),
+        codec: G711::Pcmu,
+    };
+    let sipp = Sipp::new("call_talk", engine.sip_udp)
+        .offer(&Offer::new(caller.peer.port()))
+        .template("HOLD", "60000")
+        .timeout(secs(90))
+        .spawn();
+    let engine_rtp = caller.peer.engine_addr(secs(10));
+    caller.engine = Some(engine_rtp);
+    for d in "4217".chars() {
+        caller
+            .peer
+            .send_event(engine_rtp, 101, ivr_tests::rtp::event_code(d), 5);
+        std::thread::sleep(ms(120));
+    }
+    (caller, sipp)
+}
+
+/// Asks the engine to hang up `call_id`.
+async fn hang_up(grpc: SocketAddr, call_id: &str) {
+    AdminServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap()
+        .hangup(with_token(
+            HangupRequest {
+                call_id: call_id.to_string(),
+                reason: String::new(),
+                actor: String::new(),
+            },
+            ADMIN,
+        ))
+        .await
+        .expect("hang up");
+}
+
 /// The next agent event matching `pred`, within `timeout`.
 async fn next_event(
     events: &mut Streaming<AgentEvent>,
@@ -343,27 +386,7 @@ fn a_supervisor_listens_then_whispers_to_the_agent_then_barges_in_and_stops() {
             .await
             .unwrap();
 
-        // The caller keys their number and waits in the queue.
-        let mut caller = Party {
-            name: "caller",
-            peer: RtpPeer::bind(),
-            engine: None,
-            tone: tone(CALLER_HZ, TALK_MS),
-            codec: G711::Pcmu,
-        };
-        let caller_sipp = Sipp::new("call_talk", engine.sip_udp)
-            .offer(&Offer::new(caller.peer.port()))
-            .template("HOLD", "60000")
-            .timeout(secs(90))
-            .spawn();
-        let engine_rtp = caller.peer.engine_addr(secs(10));
-        caller.engine = Some(engine_rtp);
-        for d in "4217".chars() {
-            caller
-                .peer
-                .send_event(engine_rtp, 101, ivr_tests::rtp::event_code(d), 5);
-            std::thread::sleep(ms(120));
-        }
+        let (mut caller, caller_sipp) = queued_caller(&engine);
         let offer =
             match next_event(&mut events, secs(20), |e| matches!(e, AgentEv::Offer(_))).await {
                 AgentEv::Offer(o) => o,
@@ -593,19 +616,7 @@ fn a_supervisor_listens_then_whispers_to_the_agent_then_barges_in_and_stops() {
         assert!(a.caller > HEARD, "after stop: agent {a:?}");
 
         // The administrator ends the call.
-        AdminServiceClient::connect(format!("http://{grpc}"))
-            .await
-            .unwrap()
-            .hangup(with_token(
-                HangupRequest {
-                    call_id: call_id.clone(),
-                    reason: String::new(),
-                    actor: String::new(),
-                },
-                ADMIN,
-            ))
-            .await
-            .expect("hang up");
+        hang_up(grpc, &call_id).await;
         drop(caller_sipp.wait());
         call_id
     });
@@ -626,4 +637,135 @@ fn a_supervisor_listens_then_whispers_to_the_agent_then_barges_in_and_stops() {
         "{}",
         run.diagnostics()
     );
+}
+
+#[test]
+fn a_supervisor_who_hangs_up_leaves_the_call_talking_and_the_end_of_the_call_hangs_up_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let grpc = engine.grpc.expect("the ready line names the gRPC address");
+    let mut agent = Party {
+        name: "agent",
+        peer: RtpPeer::bind(),
+        engine: None,
+        tone: tone(AGENT_HZ, TALK_MS),
+        codec: G711::Pcmu,
+    };
+    let agent_port = ports::free_sip_port("127.0.0.1");
+    let agent_phone = phone(&engine, agent_port, &Offer::new(agent.peer.port()));
+    // The first supervisor answers and hangs up after a second and a half.
+    let quitter_port = ports::free_sip_port("127.0.0.1");
+    let quitter = Sipp::new("agent_hangs_up", engine.sip_udp)
+        .local_port(quitter_port)
+        .template("TALK", "1500")
+        .timeout(secs(60))
+        .spawn();
+    // The second stays until the call ends.
+    let mut supervisor = Party {
+        name: "supervisor",
+        peer: RtpPeer::bind(),
+        engine: None,
+        tone: tone(SUPERVISOR_HZ, TALK_MS),
+        codec: G711::Pcmu,
+    };
+    let super_port = ports::free_sip_port("127.0.0.1");
+    let super_phone = phone(&engine, super_port, &Offer::new(supervisor.peer.port()));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let call_id = rt.block_on(async {
+        let (mut desk, mut events) =
+            log_in(grpc, "ann", ANN, &format!("sip:ann@127.0.0.1:{agent_port}")).await;
+        let mut sup = SupervisorServiceClient::connect(format!("http://{grpc}"))
+            .await
+            .unwrap();
+        let (mut caller, caller_sipp) = queued_caller(&engine);
+        let offer =
+            match next_event(&mut events, secs(20), |e| matches!(e, AgentEv::Offer(_))).await {
+                AgentEv::Offer(o) => o,
+                _ => unreachable!(),
+            };
+        let call_id = offer.call_id.clone();
+        desk.accept(with_token(
+            AcceptRequest {
+                agent_id: "ann".into(),
+                offer_id: offer.offer_id.clone(),
+            },
+            ANN,
+        ))
+        .await
+        .expect("accept the offer");
+        next_event(&mut events, secs(10), |e| {
+            matches!(e, AgentEv::Connected(_))
+        })
+        .await;
+
+        let first = monitor(
+            &mut sup,
+            &call_id,
+            MonitorMode::Listen,
+            &format!("sip:sue@127.0.0.1:{quitter_port}"),
+            SUPERVISOR,
+        )
+        .await
+        .expect("monitor the call");
+        let stopped = engine.wait_event("monitor_stopped", secs(10), |e| e.call_id() == call_id);
+        assert_eq!(stopped.str("reason"), Some("supervisor_hangup"));
+        assert_eq!(stopped.str("monitor_id"), Some(first.monitor_id.as_str()));
+
+        // Caller and agent still hear each other.
+        let (from, to) = talk(&mut [&mut caller, &mut agent]);
+        let (c, a) = (caller.heard(from, to), agent.heard(from, to));
+        assert!(
+            c.agent > HEARD && a.caller > HEARD,
+            "caller {c:?}, agent {a:?}"
+        );
+
+        // A new session rings again and barges in.
+        let second = monitor(
+            &mut sup,
+            &call_id,
+            MonitorMode::Barge,
+            &format!("sip:sue@127.0.0.1:{super_port}"),
+            SUPERVISOR,
+        )
+        .await
+        .expect("monitor the call again");
+        assert_ne!(second.monitor_id, first.monitor_id);
+        engine.wait_events("monitor_started", 2, secs(10));
+        let (from, to) = talk(&mut [&mut caller, &mut agent, &mut supervisor]);
+        let (c, a) = (caller.heard(from, to), agent.heard(from, to));
+        assert!(
+            c.supervisor > HEARD && a.supervisor > HEARD,
+            "barge: caller {c:?}, agent {a:?}"
+        );
+
+        hang_up(grpc, &call_id).await;
+        drop(caller_sipp.wait());
+        call_id
+    });
+    let stopped = engine
+        .try_wait_event(secs(10), |e| {
+            e.name() == "monitor_stopped" && e.str("reason") == Some("bridge_ended")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no monitor_stopped at the end of the call:\n{}",
+                engine.events_text()
+            )
+        });
+    assert_eq!(stopped.call_id(), call_id);
+    let run = quitter.wait();
+    run.assert_success();
+    let run = super_phone.wait();
+    run.assert_success();
+    assert!(
+        run.requests("BYE").next().is_some(),
+        "{}",
+        run.diagnostics()
+    );
+    drop(agent_phone.wait());
 }
