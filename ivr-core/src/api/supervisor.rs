@@ -667,6 +667,41 @@ mod tests {
     use crate::acd::{AgentStats, CallId, QueueName, Snapshot};
     use crate::api::facade::{AgentCard, CallPhase, LiveCall};
 
+    #[test]
+    fn monitor_requests_need_a_mode_and_errors_map_to_the_documented_codes() {
+        assert_eq!(monitor_mode(1).unwrap(), MonitorMode::Listen);
+        assert_eq!(monitor_mode(2).unwrap(), MonitorMode::Whisper);
+        assert_eq!(monitor_mode(3).unwrap(), MonitorMode::Barge);
+        for bad in [0, 4, -1] {
+            assert_eq!(
+                monitor_mode(bad).unwrap_err().code(),
+                tonic::Code::InvalidArgument
+            );
+        }
+        let code = |e| monitor_status(e).code();
+        assert_eq!(
+            code(MonitorError::UnknownCall("c".into())),
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            code(MonitorError::UnknownMonitor("m".into())),
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            code(MonitorError::NotBridged("c".into())),
+            tonic::Code::FailedPrecondition
+        );
+        assert_eq!(
+            code(MonitorError::Busy {
+                call_id: "c".into(),
+                supervisor: "sue".into()
+            }),
+            tonic::Code::FailedPrecondition
+        );
+        let bad = crate::monitor::phone("sip:sue@pbx.example.com").unwrap_err();
+        assert_eq!(code(bad), tonic::Code::InvalidArgument);
+    }
+
     fn live(call_id: &str, queue: &str) -> LiveCall {
         LiveCall {
             call_id: call_id.into(),
