@@ -85,6 +85,8 @@ pub enum CallEvent {
     AgentDetached,
     /// The agent put the caller on hold (`true`) or took them off it.
     Hold(bool),
+    /// A supervisor's leg joined, switched mode or left ([`crate::monitor`]).
+    Monitor(crate::monitor::MonitorEvent),
     /// Where the caller stands in the queue.
     QueuePosition {
         /// 1 for the next caller served.
@@ -329,7 +331,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                         match AgentLeg::new(*media, now) {
                             Ok(leg) => {
                                 call.playout.clear();
-                                agent_id = Some(leg.agent.clone());
+                                agent_id = Some(leg.party.clone());
                                 answered_by_agent.get_or_insert(now);
                                 held_by_agent = false;
                                 agent = Some(leg);
@@ -365,6 +367,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                             }
                         }
                     }
+                    Some(CallEvent::Monitor(ev)) => crate::monitor::on_event(agent.as_mut(), ev),
                     Some(CallEvent::QueuePosition { position, estimated_wait }) => {
                         events.emit(&call_id, "queue_position", json!({"position": position, "estimated_wait_s": estimated_wait.map(|w| w.as_secs())}));
                         if let (Some(f), None) = (&mut flow, &agent) {

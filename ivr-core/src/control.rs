@@ -239,6 +239,17 @@ impl EngineControl for Engine {
             .map_err(|_| EngineError::ShuttingDown)?;
         Ok(rx)
     }
+
+    async fn monitor(
+        &self,
+        order: crate::monitor::MonitorOrder,
+    ) -> Result<crate::monitor::MonitorStarted, crate::monitor::MonitorError> {
+        crate::monitor::dial(&self.control, order).await
+    }
+
+    async fn stop_monitor(&self, monitor_id: &str) -> Result<(), crate::monitor::MonitorError> {
+        crate::monitor::stop(&self.control, monitor_id).await
+    }
 }
 
 /// The agent desk until queues are driven by the ACD: every request is refused with a clear

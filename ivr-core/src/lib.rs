@@ -12,6 +12,7 @@
 //! * [`hearing`] — the caller's voice: voice activity, barge-in, recognition, sentiment.
 //! * [`clock`] — the shared 20 ms media clock.
 //! * [`ports`] — RTP port allocation.
+//! * [`monitor`] — supervisors listening, whispering or barging in on a bridged call.
 //! * [`events`] — the call event log (`DATA/events.jsonl`).
 //! * [`webhook`] — the HTTP client for dial-plan webhooks.
 //! * [`serve`] — `ivr serve`.
@@ -38,6 +39,7 @@ pub mod flow;
 pub mod hearing;
 pub mod memory;
 pub mod metrics;
+pub mod monitor;
 pub mod originate;
 pub mod outbound;
 pub mod plans;

@@ -99,6 +99,23 @@ pub enum Control {
         /// The call.
         call: CallKey,
     },
+    /// Ring a supervisor into a call bridged to an agent, or switch the mode of the supervisor
+    /// already on it (see [`crate::monitor`]).
+    DialMonitor {
+        /// The call, the supervisor, their phone and the mode.
+        order: crate::monitor::MonitorOrder,
+        /// The monitoring session, or why there is none.
+        reply: tokio::sync::oneshot::Sender<
+            Result<crate::monitor::MonitorStarted, crate::monitor::MonitorError>,
+        >,
+    },
+    /// Hang up a supervisor's monitoring leg.
+    DropMonitor {
+        /// The monitoring session.
+        monitor_id: String,
+        /// Whether it existed.
+        reply: tokio::sync::oneshot::Sender<Result<(), crate::monitor::MonitorError>>,
+    },
 }
 
 /// An outbound call not answered yet.
@@ -167,6 +184,8 @@ pub struct Signalling {
     dialing: HashMap<CallKey, Dialing>,
     /// Recordings are encrypted with it when set.
     keyring: Option<Arc<crate::privacy::crypt::Keyring>>,
+    /// Supervisors' monitoring legs.
+    monitors: crate::monitor::MonitorLegs,
 }
 
 /// Bound listeners, before the task starts.
@@ -255,6 +274,7 @@ impl Signalling {
             leg_of: HashMap::new(),
             dialing: HashMap::new(),
             keyring: None,
+            monitors: Default::default(),
         })
     }
 
@@ -372,6 +392,8 @@ impl Signalling {
                     Control::TcpClosed { peer } => { self.tcp_conns.remove(&peer); }
                     Control::DialAgent { call_id, agent, contact } => self.dial_agent(call_id, agent, &contact),
                     Control::DropAgent { call_id } => self.drop_agent(&call_id),
+                    Control::DialMonitor { order, reply } => { let _ = reply.send(self.dial_monitor(order)); }
+                    Control::DropMonitor { monitor_id, reply } => { let _ = reply.send(self.stop_monitor(&monitor_id)); }
                     Control::Originate { order, progress } => self.originate(order, progress),
                     Control::OriginateTimeout { call } => {
                         if let Some(d) = self.dialing.get_mut(&call) {
@@ -478,6 +500,9 @@ impl Signalling {
     }
 
     fn on_event(&mut self, ev: Event) {
+        if crate::monitor::event_call(&ev).is_some_and(|c| self.monitors.contains(c)) {
+            return self.on_monitor_event(ev);
+        }
         let leg = match &ev {
             Event::Progress { call, .. }
             | Event::Answered { call, .. }
@@ -1183,6 +1208,7 @@ impl Signalling {
             self.legs.remove(&key);
             self.endpoint.hangup(Instant::now(), key);
         }
+        self.drop_monitor(call_id, "bridge_ended");
     }
 
     fn forget_leg(&mut self, key: CallKey) -> Option<AgentLegEntry> {
@@ -1461,4 +1487,186 @@ fn send_progress(
         at_unix_ms: crate::store::now_unix_ms(),
         progress: Some(progress),
     });
+}
+
+/// Supervisors' monitoring legs (see [`crate::monitor`]).
+impl Signalling {
+    /// Rings the supervisor's phone for a call bridged to an agent, or switches the mode of the
+    /// supervisor already on it.
+    fn dial_monitor(
+        &mut self,
+        order: crate::monitor::MonitorOrder,
+    ) -> Result<crate::monitor::MonitorStarted, crate::monitor::MonitorError> {
+        use crate::monitor::{self, MonitorError, MonitorEvent, MonitorLeg, MonitorStarted};
+        let Some((&caller, _)) = self.calls.iter().find(|(_, e)| e.call_id == order.call_id) else {
+            return Err(MonitorError::UnknownCall(order.call_id));
+        };
+        if let Some(leg) = self.monitors.of_call_mut(&order.call_id) {
+            if leg.supervisor != order.supervisor {
+                return Err(MonitorError::Busy {
+                    call_id: order.call_id,
+                    supervisor: leg.supervisor.clone(),
+                });
+            }
+            let switched = MonitorStarted {
+                monitor_id: leg.monitor_id.clone(),
+                mode: order.mode,
+                switched: true,
+            };
+            if leg.mode != order.mode {
+                leg.mode = order.mode;
+                let fields = json!({"monitor_id": leg.monitor_id, "supervisor": leg.supervisor, "mode": order.mode.as_str()});
+                self.events.emit(&order.call_id, "monitor_mode", fields);
+                self.to_call(caller, CallEvent::Monitor(MonitorEvent::Mode(order.mode)));
+            }
+            return Ok(switched);
+        }
+        if !self.leg_of.contains_key(&order.call_id) {
+            return Err(MonitorError::NotBridged(order.call_id));
+        }
+        let (target, peer) = monitor::phone(&order.contact)?;
+        let ports = self.ports.allocate().ok_or(MonitorError::NoPorts)?;
+        let local = LocalMedia {
+            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
+            port: ports.port(),
+            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
+            telephone_event: true,
+            session_id: rand::random::<u32>().into(),
+            session_version: 1,
+        };
+        let host = self.own_host();
+        let Some(params) = monitor::invite(target, peer, &host, &local, &order.call_id, order.mode)
+        else {
+            warn!(
+                host,
+                "the engine's own address is not a SIP host; cannot ring a supervisor"
+            );
+            return Err(MonitorError::Unsupported);
+        };
+        let key = self.endpoint.invite(Instant::now(), params);
+        let monitor_id = format!("mon-{:016x}", rand::random::<u64>());
+        info!(call_id = %order.call_id, monitor_id, supervisor = %order.supervisor, mode = order.mode.as_str(), "ringing the supervisor");
+        self.monitors.insert(
+            key,
+            MonitorLeg {
+                monitor_id: monitor_id.clone(),
+                call_id: order.call_id,
+                caller,
+                supervisor: order.supervisor,
+                mode: order.mode,
+                ports: Some(ports),
+                local,
+            },
+        );
+        Ok(MonitorStarted {
+            monitor_id,
+            mode: order.mode,
+            switched: false,
+        })
+    }
+
+    /// `StopMonitor`: hangs up the session's leg.
+    fn stop_monitor(&mut self, monitor_id: &str) -> Result<(), crate::monitor::MonitorError> {
+        let call_id = self
+            .monitors
+            .find(monitor_id)
+            .and_then(|key| self.monitors.get_mut(key))
+            .map(|leg| leg.call_id.clone())
+            .ok_or_else(|| crate::monitor::MonitorError::UnknownMonitor(monitor_id.to_string()))?;
+        self.drop_monitor(&call_id, "stopped");
+        Ok(())
+    }
+
+    /// Ends the supervisor's leg on `call_id`, if any (CANCEL while ringing, BYE once answered),
+    /// and tells the caller's task to release its sockets.
+    fn drop_monitor(&mut self, call_id: &str, why: &str) {
+        let Some((key, leg)) = self.monitors.remove_call(call_id) else {
+            return;
+        };
+        self.endpoint.hangup(Instant::now(), key);
+        self.to_call(
+            leg.caller,
+            CallEvent::Monitor(crate::monitor::MonitorEvent::Hangup),
+        );
+        self.monitor_stopped(&leg, why);
+    }
+
+    fn monitor_stopped(&self, leg: &crate::monitor::MonitorLeg, why: &str) {
+        info!(call_id = %leg.call_id, monitor_id = %leg.monitor_id, why, "monitoring stopped");
+        self.events.emit(
+            &leg.call_id,
+            "monitor_stopped",
+            json!({"monitor_id": leg.monitor_id, "supervisor": leg.supervisor, "mode": leg.mode.as_str(), "reason": why}),
+        );
+    }
+
+    fn on_monitor_event(&mut self, ev: Event) {
+        use crate::monitor::{MonitorEvent, MonitorMedia};
+        let now = Instant::now();
+        match ev {
+            Event::Answered { call, response } => {
+                let Some(leg) = self.monitors.get_mut(call) else {
+                    return;
+                };
+                let negotiated = std::str::from_utf8(&response.body)
+                    .ok()
+                    .and_then(|t| SessionDescription::parse(t).ok())
+                    .and_then(|answer| sdp::negotiate(&answer, &leg.local).ok());
+                let (Some(media), Some(ports)) = (negotiated, leg.ports.take()) else {
+                    warn!(call_id = %leg.call_id, "the supervisor's phone answered without usable SDP");
+                    self.endpoint.hangup(now, call);
+                    if let Some(leg) = self.monitors.remove(call) {
+                        self.monitor_stopped(&leg, "no_media");
+                    }
+                    return;
+                };
+                let media = MonitorMedia {
+                    monitor_id: leg.monitor_id.clone(),
+                    mode: leg.mode,
+                    leg: crate::center::AgentMedia {
+                        agent: crate::acd::AgentId(leg.supervisor.clone()),
+                        ports,
+                        media,
+                    },
+                };
+                self.events.emit(
+                    &leg.call_id,
+                    "monitor_started",
+                    json!({"monitor_id": leg.monitor_id, "supervisor": leg.supervisor, "mode": leg.mode.as_str()}),
+                );
+                let caller = leg.caller;
+                self.to_call(
+                    caller,
+                    CallEvent::Monitor(MonitorEvent::Connected(Box::new(media))),
+                );
+            }
+            Event::Failed { call, response } => {
+                if let Some(leg) = self.monitors.remove(call) {
+                    let status = response.map_or(0, |r| r.status);
+                    info!(call_id = %leg.call_id, status, "the supervisor's phone did not answer");
+                    self.monitor_stopped(&leg, "no_answer");
+                }
+            }
+            Event::Bye { call } | Event::Terminated { call, .. } => {
+                if let Some(leg) = self.monitors.remove(call) {
+                    self.to_call(leg.caller, CallEvent::Monitor(MonitorEvent::Hangup));
+                    self.monitor_stopped(&leg, "supervisor_hangup");
+                }
+            }
+            Event::ReInvite { call, txn, request } => {
+                let answer = self
+                    .monitors
+                    .get_mut(call)
+                    .and_then(|leg| crate::monitor::reinvite_answer(&request.body, &leg.local));
+                match answer {
+                    Some(a) => {
+                        self.endpoint
+                            .respond(now, txn, 200, &[], Some(("application/sdp", a)))
+                    }
+                    None => self.endpoint.respond(now, txn, 488, &[], None),
+                }
+            }
+            _ => {}
+        }
+    }
 }

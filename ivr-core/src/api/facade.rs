@@ -278,6 +278,22 @@ pub trait EngineControl: Send + Sync + 'static {
             when: "outbound calling arrives with campaigns",
         })
     }
+
+    /// Rings a supervisor into a call bridged to an agent, or switches the mode of the
+    /// supervisor already on it. Unsupported unless the engine overrides it.
+    async fn monitor(
+        &self,
+        order: crate::monitor::MonitorOrder,
+    ) -> Result<crate::monitor::MonitorStarted, crate::monitor::MonitorError> {
+        let _ = order;
+        Err(crate::monitor::MonitorError::Unsupported)
+    }
+
+    /// Hangs up a supervisor's monitoring leg. Unsupported unless the engine overrides it.
+    async fn stop_monitor(&self, monitor_id: &str) -> Result<(), crate::monitor::MonitorError> {
+        let _ = monitor_id;
+        Err(crate::monitor::MonitorError::Unsupported)
+    }
 }
 
 /// An agent logging in.

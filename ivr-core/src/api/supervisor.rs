@@ -1,5 +1,6 @@
-//! `ivr.v1.SupervisorService`: the wallboard stream, live calls, following one call, and
-//! setting agents' states. Every request is recorded in the audit log.
+//! `ivr.v1.SupervisorService`: the wallboard stream, live calls, following one call, joining
+//! a call from the supervisor's phone (listen, whisper, barge), and setting agents' states.
+//! Every request is recorded in the audit log.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -15,9 +16,12 @@ use tracing::warn;
 use super::audit::Auditor;
 use super::auth::principal;
 use super::convert::{self, outcome, status};
-use super::facade::{AgentDesk, ApiCallEvent, EngineControl, StateOrder, WallboardSnapshot};
+use super::facade::{
+    AgentDesk, ApiCallEvent, CallPhase, EngineControl, StateOrder, WallboardSnapshot,
+};
 use super::stream::{BoxStream, Stop, STREAM_BUFFER};
 use crate::acd::{AgentId, AgentStateKind, Presence};
+use crate::monitor::{MonitorError, MonitorMode, MonitorOrder};
 use crate::store::Store;
 
 /// The supervisor service over the engine, the agent desk, the call store and the audit log.
@@ -136,17 +140,19 @@ impl SupervisorService for SupervisorApi {
     ) -> Result<Response<v1::MonitorResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let result: Result<v1::MonitorResponse, Status> = Err(Status::unimplemented(
-            "Monitor (listen, whisper, barge) is not available yet: it arrives with the agent \
-             media bridge; follow the call with WatchCall meanwhile",
-        ));
+        let result = self.start_monitor(&who.name, &req).await;
+        let mut details = json!({
+            "outcome": outcome(&result),
+            "mode": v1::MonitorMode::try_from(req.mode).map_or("unknown", |m| m.as_str_name()),
+        });
+        if let Ok(r) = &result {
+            details["monitor_id"] = json!(r.monitor_id);
+        }
+        if !req.supervisor_id.is_empty() && req.supervisor_id != who.name {
+            details["claimed_actor"] = json!(req.supervisor_id);
+        }
         self.audit
-            .record(
-                &who,
-                MONITOR,
-                &req.call_id,
-                json!({ "outcome": outcome(&result), "mode": req.mode }),
-            )
+            .record(&who, MONITOR, &req.call_id, details)
             .await;
         result.map(Response::new)
     }
@@ -157,16 +163,23 @@ impl SupervisorService for SupervisorApi {
     ) -> Result<Response<v1::StopMonitorResponse>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let result: Result<v1::StopMonitorResponse, Status> = Err(Status::unimplemented(
-            "StopMonitor is not available yet: monitoring arrives with the agent media bridge",
-        ));
+        let result = if req.monitor_id.is_empty() {
+            Err(Status::invalid_argument(
+                "monitor_id is empty: give the id Monitor answered with",
+            ))
+        } else {
+            self.engine
+                .stop_monitor(&req.monitor_id)
+                .await
+                .map(|()| v1::StopMonitorResponse {})
+                .map_err(monitor_status)
+        };
+        let mut details = json!({ "outcome": outcome(&result) });
+        if !req.supervisor_id.is_empty() && req.supervisor_id != who.name {
+            details["claimed_actor"] = json!(req.supervisor_id);
+        }
         self.audit
-            .record(
-                &who,
-                STOP_MONITOR,
-                &req.monitor_id,
-                json!({ "outcome": outcome(&result) }),
-            )
+            .record(&who, STOP_MONITOR, &req.monitor_id, details)
             .await;
         result.map(Response::new)
     }
@@ -210,6 +223,35 @@ impl SupervisorService for SupervisorApi {
     }
 }
 
+/// The mode of a `Monitor` request.
+fn monitor_mode(mode: i32) -> Result<MonitorMode, Status> {
+    match v1::MonitorMode::try_from(mode) {
+        Ok(v1::MonitorMode::Listen) => Ok(MonitorMode::Listen),
+        Ok(v1::MonitorMode::Whisper) => Ok(MonitorMode::Whisper),
+        Ok(v1::MonitorMode::Barge) => Ok(MonitorMode::Barge),
+        _ => Err(Status::invalid_argument(
+            "mode must be MONITOR_MODE_LISTEN, MONITOR_MODE_WHISPER or MONITOR_MODE_BARGE",
+        )),
+    }
+}
+
+/// The gRPC status of a monitoring error.
+fn monitor_status(e: MonitorError) -> Status {
+    let message = e.to_string();
+    match e {
+        MonitorError::UnknownCall(_) | MonitorError::UnknownMonitor(_) => {
+            Status::not_found(message)
+        }
+        MonitorError::NotBridged(_) | MonitorError::Busy { .. } => {
+            Status::failed_precondition(message)
+        }
+        MonitorError::BadContact { .. } => Status::invalid_argument(message),
+        MonitorError::NoPorts => Status::resource_exhausted(message),
+        MonitorError::Unsupported => Status::unimplemented(message),
+        MonitorError::ShuttingDown => Status::unavailable(message),
+    }
+}
+
 /// The engine's order for a `SetAgentState` request.
 fn order(req: &v1::SetAgentStateRequest) -> Result<StateOrder, Status> {
     if req.agent_id.is_empty() {
@@ -237,6 +279,47 @@ fn order(req: &v1::SetAgentStateRequest) -> Result<StateOrder, Status> {
 }
 
 impl SupervisorApi {
+    /// Checks a `Monitor` request against the calls in progress and hands it to the engine:
+    /// the supervisor's phone rings, or the mode of their session switches.
+    async fn start_monitor(
+        &self,
+        supervisor: &str,
+        req: &v1::MonitorRequest,
+    ) -> Result<v1::MonitorResponse, Status> {
+        let mode = monitor_mode(req.mode)?;
+        if req.call_id.is_empty() {
+            return Err(Status::invalid_argument(
+                "call_id is empty: give the id of a call connected to an agent (see ListCalls)",
+            ));
+        }
+        crate::monitor::phone(&req.sip_contact).map_err(monitor_status)?;
+        let call = self
+            .engine
+            .list_calls()
+            .into_iter()
+            .find(|c| c.call_id == req.call_id)
+            .ok_or_else(|| monitor_status(MonitorError::UnknownCall(req.call_id.clone())))?;
+        if !matches!(call.phase, CallPhase::Connected | CallPhase::Held) {
+            return Err(monitor_status(MonitorError::NotBridged(
+                req.call_id.clone(),
+            )));
+        }
+        let started = self
+            .engine
+            .monitor(MonitorOrder {
+                call_id: req.call_id.clone(),
+                supervisor: supervisor.to_string(),
+                contact: req.sip_contact.clone(),
+                mode,
+            })
+            .await
+            .map_err(monitor_status)?;
+        Ok(v1::MonitorResponse {
+            monitor_id: started.monitor_id,
+            mode: req.mode,
+        })
+    }
+
     /// Subscribes to the call's live events, then sends its summary and history, then the live
     /// events (without repeating what the history held), until it ends.
     async fn start_watch(&self, call_id: &str) -> Result<BoxStream<v1::CallUpdate>, Status> {
@@ -583,6 +666,41 @@ mod tests {
     use super::*;
     use crate::acd::{AgentStats, CallId, QueueName, Snapshot};
     use crate::api::facade::{AgentCard, CallPhase, LiveCall};
+
+    #[test]
+    fn monitor_requests_need_a_mode_and_errors_map_to_the_documented_codes() {
+        assert_eq!(monitor_mode(1).unwrap(), MonitorMode::Listen);
+        assert_eq!(monitor_mode(2).unwrap(), MonitorMode::Whisper);
+        assert_eq!(monitor_mode(3).unwrap(), MonitorMode::Barge);
+        for bad in [0, 4, -1] {
+            assert_eq!(
+                monitor_mode(bad).unwrap_err().code(),
+                tonic::Code::InvalidArgument
+            );
+        }
+        let code = |e| monitor_status(e).code();
+        assert_eq!(
+            code(MonitorError::UnknownCall("c".into())),
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            code(MonitorError::UnknownMonitor("m".into())),
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            code(MonitorError::NotBridged("c".into())),
+            tonic::Code::FailedPrecondition
+        );
+        assert_eq!(
+            code(MonitorError::Busy {
+                call_id: "c".into(),
+                supervisor: "sue".into()
+            }),
+            tonic::Code::FailedPrecondition
+        );
+        let bad = crate::monitor::phone("sip:sue@pbx.example.com").unwrap_err();
+        assert_eq!(code(bad), tonic::Code::InvalidArgument);
+    }
 
     fn live(call_id: &str, queue: &str) -> LiveCall {
         LiveCall {

@@ -15,6 +15,7 @@
 //! * `dtmf` — digits by RFC 4733 (SIPp's pcaps), in-band tones, SIP INFO; no digits from speech.
 //! * `dialogs` — CANCEL, hold/unhold, OPTIONS, hang-ups by either side, the demo timeout.
 //! * `errors` — 400, 403, 405, 481, 488.
+//! * `monitor` — a supervisor listens to, whispers in and barges into a bridged call.
 //! * `shutdown` — SIGTERM drains; a second SIGTERM hangs up everything.
 //! * `plans` — the example bank plan over SIP: keys, webhook, escalation; the helpers of the
 //!   dial-plan modules.
@@ -34,6 +35,7 @@ mod center;
 mod dialogs;
 mod dtmf;
 mod errors;
+mod monitor;
 mod outbound;
 mod plan_examples;
 mod plan_reload;
