@@ -45,6 +45,14 @@ pub enum AcdError {
         /// The agent.
         agent: AgentId,
     },
+    /// A direct transfer's target is not free to take a call.
+    #[error("agent `{agent}` is {state}, not available; transfer to a queue instead, or wait until they are free")]
+    AgentNotAvailable {
+        /// The agent.
+        agent: AgentId,
+        /// What they are doing.
+        state: AgentStateKind,
+    },
     /// A skill level outside 1–10.
     #[error("skill `{skill}` has level {level}; levels go from 1 to 10")]
     SkillLevelOutOfRange {

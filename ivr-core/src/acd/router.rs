@@ -721,6 +721,66 @@ impl<C: Clone> Acd<C> {
         Ok(())
     }
 
+    /// Hands a call an agent talks with directly to agent `to`: the first agent enters
+    /// wrap-up and `to` is offered the call at once, with the call's queue's ring timeout. If
+    /// `to` does not answer or declines, the call waits in its queue like a new arrival (keeping
+    /// its priority, skills and context) and any agent of the queue may take it.
+    pub fn transfer_to_agent(
+        &mut self,
+        call: CallId,
+        to: &AgentId,
+        now: Instant,
+    ) -> Result<(), AcdError> {
+        let t = self.agent_idx(to)?;
+        let Some(talk) = self.talking.get(&call) else {
+            return Err(AcdError::UnknownCall(call));
+        };
+        let state = self.agent_state(t);
+        if state != St::Available || talk.agent == t {
+            return Err(AcdError::AgentNotAvailable {
+                agent: to.clone(),
+                state: state.kind(),
+            });
+        }
+        let Some(talk) = self.talking.remove(&call) else {
+            return Err(AcdError::UnknownCall(call));
+        };
+        self.end_talk(&talk, now);
+        let q = talk.queue;
+        let key = WaitKey {
+            priority: Reverse(talk.priority),
+            arrived: now,
+            seq: self.next_seq(),
+        };
+        let cfg = self.queues.get(q as usize).map(|qq| qq.cfg.clone());
+        self.calls.insert(
+            call,
+            CallEntry {
+                queue: q,
+                key,
+                requirements: talk.requirements,
+                needs: talk.needs,
+                context: talk.context,
+                leg: Leg::Live,
+                phase: Phase::Waiting,
+                declined: Vec::new(),
+                next_announce: None,
+                overflow_at: cfg
+                    .as_ref()
+                    .and_then(|c| c.overflow.as_ref().map(|o| now + o.after)),
+                max_wait_at: cfg.as_ref().and_then(|c| c.max_wait.map(|m| now + m)),
+                timer: None,
+            },
+        );
+        if let Some(queue) = self.queues.get_mut(q as usize) {
+            queue.waiting.insert(key, call);
+        }
+        self.mark_queue(q);
+        self.offer(call, vec![t], now);
+        self.reschedule_call(call);
+        Ok(())
+    }
+
     /// Opens or closes a queue (business hours). A closed queue sends new arrivals and
     /// overflow to the fallback; callers already waiting keep their place and are served.
     pub fn set_queue_open(&mut self, queue: &QueueName, open: bool) -> Result<(), AcdError> {

@@ -612,6 +612,75 @@ fn placing_a_callback_may_take_the_callback_timeout_before_it_counts_as_a_miss()
 }
 
 #[test]
+fn a_direct_transfer_rings_the_named_agent_first_then_the_queue() {
+    let mut h = Harness::new(vec![("s", cfg(Strategy::LongestIdle))]);
+    h.login("ann", &["s"], &[]);
+    h.at(1);
+    h.login("carol", &["s"], &[]);
+    h.at(2);
+    h.login("bob", &["s"], &[]);
+    h.enqueue(1, "s", 3, vec![]);
+    assert_eq!(h.offers(), vec![(1, "ann".to_string())]);
+    h.answer(1, "ann");
+    // Carol has been idle longer, yet the call goes to bob because ann named him.
+    h.acd
+        .transfer_to_agent(CallId(1), &ag("bob"), h.now)
+        .expect("bob is available");
+    assert_eq!(h.offers(), vec![(1, "bob".to_string())]);
+    assert_eq!(h.state("ann"), AgentStateKind::WrapUp);
+    assert_eq!(h.state("carol"), AgentStateKind::Available);
+    // Bob lets it ring out: the call waits in the queue and carol gets it.
+    h.at(13);
+    let offers: Vec<_> = h
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Offer { call, agent, .. } => Some((call.0, agent.0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offers, vec![(1, "carol".to_string())]);
+}
+
+#[test]
+fn a_direct_transfer_needs_an_available_agent_other_than_oneself() {
+    let mut h = Harness::new(vec![("s", cfg(Strategy::LongestIdle))]);
+    h.login("ann", &["s"], &[]);
+    h.enqueue(1, "s", 0, vec![]);
+    h.answer(1, "ann");
+    h.acd
+        .set_state(&ag("bob"), crate::acd::Presence::Available, h.now)
+        .expect_err("bob never logged in");
+    for (to, why) in [("ann", "oneself"), ("zed", "unknown")] {
+        let e = h
+            .acd
+            .transfer_to_agent(CallId(1), &ag(to), h.now)
+            .expect_err(why);
+        assert!(
+            matches!(
+                e,
+                AcdError::AgentNotAvailable { .. } | AcdError::UnknownAgent(_)
+            ),
+            "{e}"
+        );
+    }
+    h.login("bob", &["s"], &[]);
+    h.acd
+        .set_state(
+            &ag("bob"),
+            crate::acd::Presence::Paused("lunch".into()),
+            h.now,
+        )
+        .expect("pause");
+    let e = h
+        .acd
+        .transfer_to_agent(CallId(1), &ag("bob"), h.now)
+        .expect_err("bob is paused");
+    assert!(e.to_string().contains("not available"), "{e}");
+    assert_eq!(h.state("ann"), AgentStateKind::OnCall, "nothing changed");
+}
+
+#[test]
 fn callbacks_survive_a_restart_in_their_order() {
     let queues = || vec![("s", cfg(Strategy::LongestIdle))];
     let mut h = Harness::new(queues());

@@ -27,7 +27,8 @@ pub(crate) fn status(e: EngineError) -> Status {
             AcdError::SkillLevelOutOfRange { .. } => Status::invalid_argument(message),
             AcdError::UnknownAgent(_)
             | AcdError::NotWaiting(_)
-            | AcdError::InvalidTransition { .. } => Status::failed_precondition(message),
+            | AcdError::InvalidTransition { .. }
+            | AcdError::AgentNotAvailable { .. } => Status::failed_precondition(message),
         },
         EngineError::NotLoggedIn(_) => Status::failed_precondition(message),
         EngineError::UnknownOffer { .. } | EngineError::UnknownCall { .. } => {

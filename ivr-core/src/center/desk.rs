@@ -255,16 +255,21 @@ impl AgentDesk for Center {
         let call_id = call_id.to_string();
         let note = note.to_string();
         self.run(move |d, now| {
-            let TransferTarget::Queue(queue) = target else {
-                return Err(EngineError::Unsupported {
-                    what: "transfer to an agent",
-                    when: "transfer to a queue the agent serves instead",
-                });
-            };
             let slot = d.agent_call(&agent, &call_id)?;
             let id = slot.id;
             d.changed_by = agent.to_string();
-            d.acd.transfer(id, &queue, now).map_err(EngineError::Acd)?;
+            let to = match &target {
+                TransferTarget::Queue(queue) => {
+                    d.acd.transfer(id, queue, now).map_err(EngineError::Acd)?;
+                    json!({"agent": agent.as_str(), "queue": queue.as_str()})
+                }
+                TransferTarget::Agent(to) => {
+                    d.acd
+                        .transfer_to_agent(id, to, now)
+                        .map_err(EngineError::Acd)?;
+                    json!({"agent": agent.as_str(), "to_agent": to.as_str()})
+                }
+            };
             if let Some(slot) = d.calls.get_mut(&call_id) {
                 let talk = slot
                     .connected_at
@@ -273,12 +278,16 @@ impl AgentDesk for Center {
                 slot.agent = None;
                 slot.connected_at = None;
                 slot.held = false;
-                slot.queue = queue.clone();
+                let from = slot.queue.clone();
+                if let TransferTarget::Queue(queue) = &target {
+                    slot.queue = queue.clone();
+                }
                 slot.note = (!note.is_empty()).then(|| note.clone());
                 let _ = slot.tx.send(CallEvent::AgentDetached);
                 let _ = d.control.send(Control::DropAgent {
                     call_id: call_id.clone(),
                 });
+                let wrap = d.queue_config(&from).wrap_up;
                 if let Some(desk) = d.agents.get_mut(&agent) {
                     desk.wrap_up = Some(call_id.clone());
                 }
@@ -291,12 +300,15 @@ impl AgentDesk for Center {
                         talk_ms: u64::try_from(talk.as_millis()).unwrap_or(u64::MAX),
                     }),
                 );
+                d.push(
+                    &agent,
+                    v1::agent_event::Event::WrapUpStarted(v1::WrapUpStarted {
+                        call_id: call_id.clone(),
+                        timeout_ms: u64::try_from(wrap.as_millis()).unwrap_or(u64::MAX),
+                    }),
+                );
             }
-            d.events.emit(
-                &call_id,
-                "transferred",
-                json!({"agent": agent.as_str(), "queue": queue.as_str()}),
-            );
+            d.events.emit(&call_id, "transferred", to);
             Ok(())
         })
         .await

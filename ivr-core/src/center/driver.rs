@@ -680,7 +680,7 @@ impl Driver {
         self.board.send_replace(snapshot);
     }
 
-    fn queue_config(&self, queue: &QueueName) -> crate::acd::QueueConfig {
+    pub(super) fn queue_config(&self, queue: &QueueName) -> crate::acd::QueueConfig {
         self.queues.get(queue).cloned().unwrap_or_default()
     }
 

@@ -527,6 +527,141 @@ fn an_unanswered_offer_moves_on_and_pauses_the_agent_and_an_agent_who_hangs_up_e
 }
 
 #[test]
+fn an_agent_hands_the_caller_straight_to_a_colleague_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), "", "ring_timeout = \"10s\"\nwrap_up = \"60s\"");
+    let grpc = engine.grpc.expect("the ready line names the gRPC address");
+    let phones: Vec<(u16, ivr_tests::SippChild)> = (0..2)
+        .map(|_| {
+            let port = ports::free_sip_port("127.0.0.1");
+            let phone = Sipp::new("agent_phone", engine.sip_udp)
+                .local_port(port)
+                .template("HOLD", "30000")
+                .timeout(secs(40))
+                .spawn();
+            (port, phone)
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (mut ann_desk, mut ann) = log_in(
+            grpc,
+            "ann",
+            ANN,
+            &format!("sip:ann@127.0.0.1:{}", phones[0].0),
+        )
+        .await;
+        tokio::time::sleep(ms(50)).await;
+        let (mut bob_desk, mut bob) = log_in(
+            grpc,
+            "bob",
+            BOB,
+            &format!("sip:bob@127.0.0.1:{}", phones[1].0),
+        )
+        .await;
+        let (_caller, _rtp, sipp) = call_and_key(&engine, "4217", 30_000);
+        let AgentEv::Offer(offer) =
+            next_event(&mut ann, secs(20), |e| matches!(e, AgentEv::Offer(_))).await
+        else {
+            unreachable!()
+        };
+        ann_desk
+            .accept(with_token(
+                AcceptRequest {
+                    agent_id: "ann".into(),
+                    offer_id: offer.offer_id,
+                },
+                ANN,
+            ))
+            .await
+            .expect("accept");
+        next_event(&mut ann, secs(10), |e| matches!(e, AgentEv::Connected(_))).await;
+
+        // Ann hands the caller to Bob by name, with a note.
+        ann_desk
+            .transfer(with_token(
+                ivr_proto::v1::TransferRequest {
+                    agent_id: "ann".into(),
+                    call_id: offer.call_id.clone(),
+                    target: Some(ivr_proto::v1::transfer_request::Target::ToAgentId(
+                        "bob".into(),
+                    )),
+                    note: "wants a refund for order 77".into(),
+                },
+                ANN,
+            ))
+            .await
+            .expect("transfer to bob");
+        let AgentEv::Ended(ended) =
+            next_event(&mut ann, secs(5), |e| matches!(e, AgentEv::Ended(_))).await
+        else {
+            unreachable!()
+        };
+        assert_eq!(ended.hangup_cause, "transferred");
+        next_event(&mut ann, secs(5), |e| {
+            matches!(e, AgentEv::WrapUpStarted(_))
+        })
+        .await;
+        let AgentEv::Offer(to_bob) =
+            next_event(&mut bob, secs(5), |e| matches!(e, AgentEv::Offer(_))).await
+        else {
+            unreachable!()
+        };
+        assert_eq!(to_bob.call_id, offer.call_id);
+        assert_eq!(
+            to_bob.context.get("transfer_note").map(String::as_str),
+            Some("wants a refund for order 77")
+        );
+        assert!(
+            to_bob
+                .slots
+                .iter()
+                .any(|s| s.name == "customer" && s.value == "4217"),
+            "{to_bob:?}"
+        );
+        bob_desk
+            .accept(with_token(
+                AcceptRequest {
+                    agent_id: "bob".into(),
+                    offer_id: to_bob.offer_id,
+                },
+                BOB,
+            ))
+            .await
+            .expect("bob accepts");
+        next_event(&mut bob, secs(10), |e| matches!(e, AgentEv::Connected(_))).await;
+
+        // A paused colleague cannot be handed a call.
+        let busy = bob_desk
+            .transfer(with_token(
+                ivr_proto::v1::TransferRequest {
+                    agent_id: "bob".into(),
+                    call_id: offer.call_id.clone(),
+                    target: Some(ivr_proto::v1::transfer_request::Target::ToAgentId(
+                        "ann".into(),
+                    )),
+                    note: String::new(),
+                },
+                BOB,
+            ))
+            .await
+            .expect_err("ann is wrapping up");
+        assert_eq!(busy.code(), Code::FailedPrecondition, "{busy:?}");
+        assert!(busy.message().contains("not available"), "{busy:?}");
+        drop(sipp);
+    });
+    let moved = engine.wait_event("transferred", secs(5), |_| true);
+    assert_eq!(moved.str("to_agent"), Some("bob"), "{moved}");
+    for (_, phone) in phones {
+        drop(phone);
+    }
+}
+
+#[test]
 fn a_caller_nobody_answers_hears_their_place_then_leaves_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(
