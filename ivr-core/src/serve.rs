@@ -197,7 +197,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             let services = crate::api::Services {
                 engine: Arc::new(engine),
                 desk,
-                store: Some(reader),
+                store: Some(reader.clone()),
                 audit: Some(Arc::new(audit)),
             };
             let api = api.clone();
@@ -229,6 +229,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let mut dialer = None;
+    if let (Some(trunk), Some(_)) = (
+        config.trunks.iter().find(|t| t.outbound.is_some()),
+        &config.server.plans,
+    ) {
+        // Campaigns created with `ivr campaign create` in this store are dialled from here.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let task = crate::outbound::Dialer {
+            store: reader.clone(),
+            control: control_tx.clone(),
+            live: live.clone(),
+            trunk: trunk.name.clone(),
+            ring_timeout: std::time::Duration::from_secs(30),
+            draining: stop.clone(),
+        }
+        .spawn();
+        dialer = Some((stop, task));
+        info!(trunk = %trunk.name, "campaigns are dialled through this trunk");
+    }
     info!(sip_udp = %udp_addr, sip_tcp = ?tcp_addr, data = %config.server.data.display(), "ready");
     let ready = serde_json::json!({
         "event": "ready",
@@ -240,6 +259,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("{ready}");
 
     signalling.run(control_rx, call_rx).await;
+    if let Some((stop, task)) = dialer {
+        // Every call is over: the campaigns record the last results before the store closes.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            warn!("campaign results still being written were left to the next start");
+        }
+    }
     let _ = stop_api.send(());
     // The center task ends with its last handle, and with it its hold on the event log.
     drop(center);

@@ -359,12 +359,19 @@ impl Session {
             Step::Set(assignments) => {
                 for a in assignments {
                     let v = a.value.evaluate(&self.scope(false)).unwrap_or(Value::Null);
-                    let map = match a.target.root_name() {
-                        "slots" => &mut self.slots,
-                        _ => &mut self.vars,
+                    let is_var = a.target.root_name() != "slots";
+                    let map = if is_var {
+                        &mut self.vars
+                    } else {
+                        &mut self.slots
                     };
                     if let Some(k) = a.target.key() {
-                        map.insert(k.to_owned(), v);
+                        map.insert(k.to_owned(), v.clone());
+                        if is_var {
+                            // What the call decided (an outbound campaign records it).
+                            let name = k.to_owned();
+                            self.event(out, "var", json!({ "name": name, "value": v }));
+                        }
                     }
                 }
                 if let Some(l) = self.vars.get("language").and_then(Value::as_str) {

@@ -90,6 +90,34 @@ pub enum CampaignCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: OutputFormat,
     },
+    /// Pause a campaign: a running `ivr serve` places no new calls (calls in progress finish).
+    ///
+    /// Example:
+    ///   ivr campaign pause 3 --store data/ivr.db
+    #[command(verbatim_doc_comment)]
+    Pause {
+        /// The campaign id.
+        id: i64,
+        /// The store.
+        #[arg(long)]
+        store: String,
+    },
+    /// Resume a paused campaign.
+    Resume {
+        /// The campaign id.
+        id: i64,
+        /// The store.
+        #[arg(long)]
+        store: String,
+    },
+    /// Stop a campaign for good (calls in progress finish; no contact is called again).
+    Stop {
+        /// The campaign id.
+        id: i64,
+        /// The store.
+        #[arg(long)]
+        store: String,
+    },
     /// Write a campaign's results as CSV, one row per contact.
     ///
     /// Examples:
@@ -155,6 +183,15 @@ pub fn run(command: CampaignCommand) -> ExitCode {
                 create(&store, &name, config, &contacts, dnc.as_deref(), format).await
             }
             CampaignCommand::Status { id, store, format } => status(&store, id, format).await,
+            CampaignCommand::Pause { id, store } => {
+                set_state(&store, id, CampaignState::Paused).await
+            }
+            CampaignCommand::Resume { id, store } => {
+                set_state(&store, id, CampaignState::Running).await
+            }
+            CampaignCommand::Stop { id, store } => {
+                set_state(&store, id, CampaignState::Stopped).await
+            }
             CampaignCommand::Export {
                 id,
                 store,
@@ -347,6 +384,41 @@ async fn open_existing(location: &str) -> Result<Store, String> {
         ));
     }
     Store::open(location).await.map_err(|e| e.to_string())
+}
+
+/// Pause, resume or stop: the state is written to the store, where a running engine reads it
+/// within a second. A completed or stopped campaign stays so.
+async fn set_state(location: &str, id: i64, to: CampaignState) -> Result<(), String> {
+    let store = open_existing(location).await?;
+    let campaign = store
+        .campaign(id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no campaign {id} in {location}"))?;
+    let from = campaign.state;
+    let allowed = match to {
+        CampaignState::Paused => matches!(from, CampaignState::Created | CampaignState::Running),
+        CampaignState::Running => from == CampaignState::Paused,
+        CampaignState::Stopped => {
+            !matches!(from, CampaignState::Completed | CampaignState::Stopped)
+        }
+        _ => false,
+    };
+    if !allowed {
+        store.close().await;
+        return Err(format!(
+            "campaign {id} is {}; it cannot become {}",
+            from.as_str(),
+            to.as_str()
+        ));
+    }
+    store
+        .set_campaign_state(id, to, now_unix_ms())
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await;
+    println!("campaign {id}: {} → {}", from.as_str(), to.as_str());
+    Ok(())
 }
 
 async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), String> {

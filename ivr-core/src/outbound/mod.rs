@@ -50,6 +50,7 @@ pub mod campaign;
 pub mod cli;
 pub mod config;
 pub mod contacts;
+pub mod dialer;
 pub mod export;
 mod pacer;
 pub mod runner;
@@ -63,6 +64,7 @@ pub use contacts::{
     import, normalize_e164, read_contacts, DncList, Format, ImportError, ImportOptions,
     ImportReport, NumberError, Rejection, Row, RowError,
 };
+pub use dialer::Dialer;
 pub use pacer::Pacer;
 pub use runner::{Runner, RunnerError};
 

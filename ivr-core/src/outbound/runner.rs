@@ -202,6 +202,28 @@ impl Runner {
         Ok(decision)
     }
 
+    /// Takes back a dial from [`Runner::next_dial`] that was never placed (the engine is
+    /// shutting down): the contact is due again with the same attempt number, as if it had not
+    /// been handed out.
+    pub async fn unplaced(
+        &mut self,
+        dial: &Dial,
+        now: Instant,
+        wall: DateTime<Utc>,
+    ) -> Result<(), RunnerError> {
+        self.campaign
+            .cancel_dial(dial.contact_id, dial.attempt, now, wall)?;
+        self.store
+            .unbegin_attempt(
+                self.id,
+                dial.contact_id.0,
+                dial.attempt,
+                wall.timestamp_millis(),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// When to call [`Runner::next_dial`] again if no result arrives first.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.campaign.poll_timeout()

@@ -1232,6 +1232,16 @@ impl Store {
         .transpose()
     }
 
+    /// The campaigns to run: created or running, oldest first.
+    pub async fn active_campaigns(&self) -> Result<Vec<i64>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM campaigns WHERE state = $1 OR state = $2 ORDER BY id")
+            .bind(CampaignState::Created.as_str())
+            .bind(CampaignState::Running.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed("campaigns"))
+    }
+
     /// Sets a campaign's state; false if there is no such campaign.
     pub async fn set_campaign_state(
         &self,
@@ -1399,6 +1409,52 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Ok(false); // the transaction rolls back when dropped
         }
+        tx.commit().await.map_err(failed("campaign_attempts"))?;
+        Ok(true)
+    }
+
+    /// Takes back an attempt that was begun but never placed (the engine was draining): the
+    /// attempt row goes and the contact is pending again with its earlier attempt count, due
+    /// at once. False if the attempt is not in progress.
+    pub async fn unbegin_attempt(
+        &self,
+        campaign_id: i64,
+        contact_id: i64,
+        attempt_no: u32,
+        at_unix_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(failed("campaign_attempts"))?;
+        let deleted = sqlx::query(
+            "DELETE FROM campaign_attempts WHERE campaign_id = $1 AND contact_id = $2 \
+             AND attempt_no = $3 AND outcome = $4",
+        )
+        .bind(campaign_id)
+        .bind(contact_id)
+        .bind(i64::from(attempt_no))
+        .bind(AttemptOutcome::Dialing.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("campaign_attempts"))?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE campaign_contacts SET status = $1, attempts = $2, updated_at = $3 \
+             WHERE id = $4 AND campaign_id = $5 AND status = $6",
+        )
+        .bind(ContactStatus::Pending.as_str())
+        .bind(i64::from(attempt_no.saturating_sub(1)))
+        .bind(at_unix_ms)
+        .bind(contact_id)
+        .bind(campaign_id)
+        .bind(ContactStatus::Dialing.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed("campaign_contacts"))?;
         tx.commit().await.map_err(failed("campaign_attempts"))?;
         Ok(true)
     }

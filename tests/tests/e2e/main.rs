@@ -31,6 +31,7 @@ mod api;
 mod baresip;
 mod callback;
 mod calls;
+mod campaign;
 mod center;
 mod dialogs;
 mod dtmf;

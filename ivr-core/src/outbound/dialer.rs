@@ -1,0 +1,343 @@
+//! The dialer: `ivr serve` runs the store's campaigns.
+//!
+//! A supervising task looks at the store every second and starts a task for each campaign that
+//! is `created` or `running` (so `ivr campaign create` and `ivr campaign resume`, run against
+//! the same store, take effect while the engine runs). Each campaign task owns a [`Runner`]:
+//! it takes the dials it is given, places each through the SIP task (`Originate`) and reports
+//! how it ended — busy, no answer, refused with its code, unreachable, or answered, with the
+//! slots the callee filled in (what they chose) and whether a machine answered. Pause, resume and
+//! stop are read from the store too.
+//!
+//! When the engine drains (SIGTERM), calls stop being placed: an attempt the SIP task refused
+//! for that reason is taken back (the contact is due again with the same attempt number). An
+//! attempt cut off while ringing ends `unknown`, and one the engine died during stays
+//! `dialing` until the next start settles it as `unknown`; either way a retry is a new attempt,
+//! so nobody is called twice for the same attempt.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+use tokio::sync::{broadcast, mpsc};
+use tracing::{debug, info, warn};
+
+use super::campaign::{Answered, Dial, Outcome, OutcomeKind, RunState};
+use super::runner::{Runner, RunnerError};
+use crate::api::{ApiCallEvent, OriginateOrder};
+use crate::control::LiveCalls;
+use crate::events::mask_number;
+use crate::signalling::Control;
+use crate::store::{CampaignState, Store};
+
+/// How often the store is read for new campaigns and operators' changes.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// What the dialer needs from the engine.
+#[derive(Clone)]
+pub struct Dialer {
+    /// The store the campaigns are in.
+    pub store: Store,
+    /// The SIP task.
+    pub control: mpsc::UnboundedSender<Control>,
+    /// Call events (to follow answered calls to their end).
+    pub live: Arc<LiveCalls>,
+    /// The trunk calls go out through.
+    pub trunk: String,
+    /// How long a call may ring.
+    pub ring_timeout: Duration,
+    /// The engine is draining: no campaign starts or dials any more.
+    pub draining: Arc<AtomicBool>,
+}
+
+/// How one placed call ended, as the campaign task hears it.
+enum Ended {
+    /// It ended this way.
+    Outcome {
+        dial: Dial,
+        outcome: Outcome,
+        call_id: Option<String>,
+    },
+    /// The engine is draining: the call was not placed (the attempt is taken back).
+    Draining(Dial),
+}
+
+impl Dialer {
+    /// Runs the store's campaigns until [`Dialer::draining`] is set; the task ends once every
+    /// call placed has been recorded.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.supervise())
+    }
+
+    async fn supervise(self) {
+        let mut running: HashMap<i64, tokio::task::JoinHandle<bool>> = HashMap::new();
+        // Campaigns whose task failed, and when to try them again.
+        let mut broken: HashMap<i64, Instant> = HashMap::new();
+        loop {
+            let now = Instant::now();
+            let finished: Vec<i64> = running
+                .iter()
+                .filter(|(_, task)| task.is_finished())
+                .map(|(id, _)| *id)
+                .collect();
+            for id in finished {
+                if let Some(task) = running.remove(&id) {
+                    if !task.await.unwrap_or(false) {
+                        broken.insert(id, now + Duration::from_secs(60));
+                    }
+                }
+            }
+            broken.retain(|_, until| *until > now);
+            if self.draining.load(Ordering::Relaxed) || self.control.is_closed() {
+                // Every campaign task records its calls' ends before it stops.
+                for (_, task) in running {
+                    let _ = task.await;
+                }
+                return;
+            }
+            match self.store.active_campaigns().await {
+                Ok(ids) => {
+                    for id in ids {
+                        if running.contains_key(&id) || broken.contains_key(&id) {
+                            continue;
+                        }
+                        let me = self.clone();
+                        running.insert(
+                            id,
+                            tokio::spawn(async move {
+                                match me.run(id).await {
+                                    Ok(()) => true,
+                                    Err(e) => {
+                                        warn!(campaign = id, error = %e, "campaign stopped by an error; retried in a minute");
+                                        false
+                                    }
+                                }
+                            }),
+                        );
+                    }
+                }
+                Err(e) => warn!(error = %e, "cannot read the campaigns"),
+            }
+            tokio::time::sleep(CHECK_EVERY).await;
+        }
+    }
+
+    async fn run(&self, id: i64) -> Result<(), RunnerError> {
+        let mut runner = Runner::start(self.store.clone(), id, Instant::now(), Utc::now()).await?;
+        let config = runner.campaign().config().clone();
+        info!(campaign = id, plan = %config.plan, "campaign running");
+        let (tx, mut rx) = mpsc::unbounded_channel::<Ended>();
+        let mut in_flight = 0usize;
+        let mut draining = false;
+        let mut check = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= check {
+                check = now + CHECK_EVERY;
+                self.follow_operator(&mut runner, id).await?;
+            }
+            draining |= self.draining.load(Ordering::Relaxed);
+            if !draining && runner.campaign().state() == RunState::Running {
+                while let Some(dial) = runner.next_dial(Instant::now(), Utc::now()).await? {
+                    in_flight += 1;
+                    self.place(id, &config, dial, tx.clone());
+                }
+            }
+            let idle = draining || runner.campaign().state() != RunState::Running;
+            if in_flight == 0 && (runner.is_finished() || idle) {
+                info!(campaign = id, state = ?runner.campaign().state(), "campaign task done");
+                return Ok(());
+            }
+            let wake = runner
+                .poll_timeout()
+                .map_or(check, |t| t.min(check))
+                .max(Instant::now() + Duration::from_millis(1));
+            tokio::select! {
+                ended = rx.recv() => {
+                    let Some(ended) = ended else { return Ok(()) };
+                    in_flight = in_flight.saturating_sub(1);
+                    match ended {
+                        Ended::Outcome { dial, outcome, call_id } => {
+                            let decision = runner
+                                .finish(dial.contact_id, dial.attempt, &outcome, call_id.as_deref(), Instant::now(), Utc::now())
+                                .await?;
+                            debug!(campaign = id, contact = dial.contact_id.0, ?decision, "attempt settled");
+                        }
+                        Ended::Draining(dial) => {
+                            draining = true;
+                            self.draining.store(true, Ordering::Relaxed);
+                            runner.unplaced(&dial, Instant::now(), Utc::now()).await?;
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
+    }
+
+    /// Applies a pause, resume or stop written to the store (`ivr campaign pause|resume|stop`).
+    async fn follow_operator(&self, runner: &mut Runner, id: i64) -> Result<(), RunnerError> {
+        let Some(record) = self.store.campaign(id).await? else {
+            return Ok(());
+        };
+        let (now, wall) = (Instant::now(), Utc::now());
+        match (record.state, runner.campaign().state()) {
+            (CampaignState::Paused, RunState::Running) => runner.pause(now, wall).await?,
+            (CampaignState::Running, RunState::Paused) => runner.resume(now, wall).await?,
+            (CampaignState::Stopped, RunState::Running | RunState::Paused) => {
+                runner.stop(now, wall).await?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Places one call and reports its end on `done`.
+    fn place(
+        &self,
+        campaign: i64,
+        config: &super::config::CampaignConfig,
+        dial: Dial,
+        done: mpsc::UnboundedSender<Ended>,
+    ) {
+        let order = OriginateOrder {
+            trunk: self.trunk.clone(),
+            destination: dial.number.clone(),
+            caller_id: config.caller_id.clone(),
+            dial_plan: config.plan.clone(),
+            variables: dial
+                .vars
+                .iter()
+                .map(|(k, v)| {
+                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    (k.clone(), text)
+                })
+                .collect(),
+            timeout: self.ring_timeout,
+            actor: format!("campaign {campaign}"),
+            callback: None,
+        };
+        debug!(campaign, to = %mask_number(&dial.number), attempt = dial.attempt, "dialing");
+        // Subscribed before the call exists, so none of its events can be missed.
+        let feed = self.live.subscribe();
+        let live = self.live.clone();
+        let (progress, rx) = mpsc::channel(8);
+        if self
+            .control
+            .send(Control::Originate { order, progress })
+            .is_err()
+        {
+            let _ = done.send(Ended::Draining(dial));
+            return;
+        }
+        tokio::spawn(async move {
+            let ended = follow(dial, rx, feed, live).await;
+            let _ = done.send(ended);
+        });
+    }
+}
+
+/// Follows one placed call to its end.
+async fn follow(
+    dial: Dial,
+    mut progress: mpsc::Receiver<ivr_proto::v1::OriginateProgress>,
+    mut feed: broadcast::Receiver<ApiCallEvent>,
+    live: Arc<LiveCalls>,
+) -> Ended {
+    use ivr_proto::v1::originate_progress::Progress;
+    let mut call_id: Option<String> = None;
+    let mut vars = Map::new();
+    let mut machine = false;
+    let mut answered = false;
+    let mut check = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            p = progress.recv(), if !answered => {
+                let Some(p) = p else {
+                    // The SIP task went away before the call was answered.
+                    return Ended::Draining(dial);
+                };
+                if !p.call_id.is_empty() {
+                    call_id = Some(p.call_id.clone());
+                }
+                match p.progress {
+                    Some(Progress::Failed(f)) => {
+                        let kind = match (f.reason.as_str(), f.sip_status) {
+                            ("draining", _) => return Ended::Draining(dial),
+                            // Cut off while ringing: they did not answer this time.
+                            ("shutdown", _) => OutcomeKind::NoAnswer,
+                            ("busy", _) => OutcomeKind::Busy,
+                            ("no_answer", _) => OutcomeKind::NoAnswer,
+                            (_, code) if code >= 300 => {
+                                OutcomeKind::Rejected(u16::try_from(code).unwrap_or(0))
+                            }
+                            (reason, _) => OutcomeKind::Failed(reason.to_string()),
+                        };
+                        return Ended::Outcome { dial, outcome: Outcome::of(kind), call_id };
+                    }
+                    Some(Progress::Answered(_)) => answered = true,
+                    _ => {}
+                }
+            }
+            ev = feed.recv() => {
+                let ev = match ev {
+                    Ok(ev) => ev,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        debug!(skipped = n, "the dialer's event feed lagged");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let Some(id) = &call_id else { continue };
+                if ev.call_id() != id {
+                    continue;
+                }
+                match ev {
+                    ApiCallEvent::Event(e) if e.name == "slot" => {
+                        if let (Some(Value::String(slot)), Some(value)) =
+                            (e.data.get("slot"), e.data.get("value"))
+                        {
+                            vars.insert(slot.clone(), value.clone());
+                        }
+                    }
+                    ApiCallEvent::Event(e) if e.name == "var" => {
+                        if let (Some(Value::String(name)), Some(value)) =
+                            (e.data.get("name"), e.data.get("value"))
+                        {
+                            vars.insert(name.clone(), value.clone());
+                        }
+                    }
+                    ApiCallEvent::Event(e) if e.name == "amd" => {
+                        machine = e.data.get("verdict").and_then(Value::as_str) == Some("machine");
+                    }
+                    ApiCallEvent::Finished { .. } if answered => break,
+                    _ => {}
+                }
+            }
+            _ = check.tick(), if answered => {
+                // In case the end was lost to a lagging feed.
+                let active = call_id
+                    .as_ref()
+                    .is_some_and(|id| live.list().iter().any(|c| &c.call_id == id));
+                if !active {
+                    break;
+                }
+            }
+        }
+    }
+    let who = if machine {
+        Answered::Machine
+    } else {
+        Answered::Human
+    };
+    Ended::Outcome {
+        dial,
+        outcome: Outcome {
+            kind: OutcomeKind::Answered(who),
+            vars_from_plan: vars,
+        },
+        call_id,
+    }
+}

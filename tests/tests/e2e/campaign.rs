@@ -1,0 +1,208 @@
+//! A reminder campaign run by `ivr serve`: 50 contacts imported with `ivr campaign create`
+//! are called at 10 calls per second through a trunk whose far end is a SIPp phone that answers
+//! and presses 1. Halfway through, the engine is stopped (SIGTERM: calls in progress finish,
+//! no new ones start) and started again on the same data; the campaign resumes and completes,
+//! every contact was called exactly once, and each result holds the key the callee pressed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use ivr_tests::{binary, ports, Engine, EngineOptions, Sipp};
+use serde_json::Value;
+
+use super::secs;
+
+const PLAN: &str = r#"
+version: 1
+name: reminder
+language: en-US
+settings:
+  no_input: 3s
+start: remind
+nodes:
+  remind:
+    collect:
+      slot: choice
+      type: digits
+      length: 1
+      prompt: "Hello {{ vars.name | default(\"there\") }}. Press 1 to confirm your appointment."
+    next: confirmed
+  confirmed:
+    set: { vars.outcome: confirmed }
+    next: bye
+  bye:
+    hangup: { say: "Thank you. Goodbye." }
+"#;
+
+const CONTACTS: usize = 50;
+
+fn engine(plans: &Path, data: &Path, phone_port: u16) -> Engine {
+    Engine::start(EngineOptions {
+        plans: Some(plans.to_path_buf()),
+        data: Some(data.to_path_buf()),
+        max_calls: 16,
+        extra_toml: format!(
+            r#"
+[[trunks]]
+name = "carrier"
+allow = ["127.0.0.2"]
+[trunks.outbound]
+proxy = "127.0.0.1:{phone_port}"
+caller_id = "+15550100"
+"#
+        ),
+        ..EngineOptions::default()
+    })
+}
+
+/// Runs `ivr campaign ARGS…`; returns what it printed, panicking on failure.
+fn campaign(args: &[&str]) -> String {
+    let out = Command::new(binary())
+        .arg("campaign")
+        .args(args)
+        .output()
+        .expect("run ivr campaign");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "ivr campaign {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+fn status(store: &str) -> Value {
+    serde_json::from_str(&campaign(&[
+        "status", "1", "--store", store, "--format", "json",
+    ]))
+    .expect("status is JSON")
+}
+
+fn wait_until(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {timeout:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_campaign_calls_everyone_once_across_a_restart_and_records_what_they_chose() {
+    let plans = tempfile::tempdir().unwrap();
+    std::fs::write(plans.path().join("reminder.yaml"), PLAN).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let store = data.path().join("ivr.db").to_string_lossy().into_owned();
+    let csv = plans.path().join("contacts.csv");
+    let mut rows = String::from("number,name\n");
+    for i in 0..CONTACTS {
+        rows.push_str(&format!("+1415555{:04},Person {i}\n", 100 + i));
+    }
+    rows.push_str("not-a-number,Broken Row\n");
+    std::fs::write(&csv, rows).unwrap();
+
+    let phone_port = ports::free_sip_port("127.0.0.1");
+    let pcaps = std::env::var("SIPP_PCAPS").unwrap_or_else(|_| "/usr/share/sip-tester".into());
+    let phone = Sipp::new("callee_answers", "127.0.0.1:9".parse().unwrap())
+        .local_port(phone_port)
+        .calls(u32::try_from(CONTACTS).unwrap())
+        .template(
+            "KEYS",
+            &format!(
+                "<pause milliseconds=\"1200\"/>\n<nop><action><exec play_pcap_audio=\"{pcaps}/dtmf_2833_1.pcap\"/></action></nop>\n<pause milliseconds=\"600\"/>\n"
+            ),
+        )
+        .template("HOLD", "15000")
+        .timeout(secs(150))
+        .spawn();
+
+    let first = engine(plans.path(), data.path(), phone_port);
+    let created = campaign(&[
+        "create",
+        "--name",
+        "reminders",
+        "--plan",
+        "reminder",
+        "--contacts",
+        &csv.to_string_lossy(),
+        "--rate",
+        "10",
+        "--concurrent",
+        "10",
+        "--window",
+        "00:00-23:59",
+        "--days",
+        "all",
+        "--store",
+        &store,
+    ]);
+    assert!(
+        created.contains("line 52"),
+        "the bad row is reported by line: {created}"
+    );
+
+    // Halfway: stop the engine; calls in progress finish, no new ones start.
+    wait_until("15 contacts settled", secs(60), || {
+        status(&store)["progress"]["completed"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 15
+    });
+    let mut first = first;
+    first.sigterm();
+    first.wait_exit(secs(30));
+    let halfway = status(&store);
+    let settled = halfway["progress"]["completed"].as_u64().unwrap_or(0);
+    assert!(
+        (settled as usize) < CONTACTS,
+        "the restart happens mid-campaign: {halfway}"
+    );
+    drop(first);
+
+    let second = engine(plans.path(), data.path(), phone_port);
+    wait_until("the campaign completes", secs(90), || {
+        status(&store)["state"] == "completed"
+    });
+    let done = status(&store);
+    let p = &done["progress"];
+    assert_eq!(p["contacts"], CONTACTS, "{done}");
+    assert_eq!(p["completed"], CONTACTS, "{done}");
+    assert_eq!(p["attempts"], CONTACTS, "one attempt each: {done}");
+    assert_eq!(p["outcomes"]["answered_human"], CONTACTS, "{done}");
+
+    let export = campaign(&[
+        "export", "1", "--store", &store, "-o", "-", "--column", "choice", "--column", "outcome",
+    ]);
+    let mut lines = export.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (choice, outcome) = (column("choice"), column("outcome"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), CONTACTS);
+    assert!(
+        rows.iter()
+            .all(|r| r.get(choice) == Some(&"1") && r.get(outcome) == Some(&"confirmed")),
+        "every callee pressed 1 and the plan recorded the outcome:\n{export}"
+    );
+
+    let run = phone.wait();
+    let mut called: HashMap<String, usize> = HashMap::new();
+    for invite in run.requests("INVITE") {
+        let uri = invite
+            .start_line()
+            .split(' ')
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        *called.entry(uri).or_default() += 1;
+    }
+    assert_eq!(called.len(), CONTACTS, "everyone was called: {called:?}");
+    assert!(
+        called.values().all(|n| *n == 1),
+        "nobody was called twice: {called:?}"
+    );
+    drop(second);
+}
