@@ -243,6 +243,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             trunk: trunk.name.clone(),
             ring_timeout: std::time::Duration::from_secs(30),
             draining: stop.clone(),
+            board: center.as_ref().map(|(_, b)| b.clone()),
         }
         .spawn();
         dialer = Some((stop, task));

@@ -16,6 +16,8 @@ use super::export::export_results;
 use crate::store::{now_unix_ms, CampaignState, NewCampaign, Store};
 
 /// The `ivr campaign` subcommands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum CampaignCommand {
     /// Create a campaign: import contacts (CSV or JSON) into the store with the schedule.
@@ -67,6 +69,10 @@ pub enum CampaignCommand {
         /// The number shown to callees.
         #[arg(long, default_value = "")]
         caller_id: String,
+        /// Agent-assisted dialing: the queue the plan hands answered people to; calls in
+        /// flight never exceed its free agents.
+        #[arg(long, value_name = "QUEUE")]
+        queue: Option<String>,
         /// The store: a SQLite file (the engine's DATA/ivr.db) or a postgres:// URL.
         #[arg(long)]
         store: String,
@@ -79,6 +85,7 @@ pub enum CampaignCommand {
     /// Examples:
     ///   ivr campaign status 3 --store data/ivr.db
     ///   ivr campaign status 3 --store data/ivr.db --format json
+    ///   ivr campaign status 3 --store data/ivr.db --follow    # until it completes or stops
     #[command(verbatim_doc_comment)]
     Status {
         /// The campaign id.
@@ -89,6 +96,10 @@ pub enum CampaignCommand {
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
         format: OutputFormat,
+        /// Keep printing the progress whenever it changes (checked every second) until the
+        /// campaign is completed or stopped.
+        #[arg(long)]
+        follow: bool,
     },
     /// Pause a campaign: a running `ivr serve` places no new calls (calls in progress finish).
     ///
@@ -174,15 +185,28 @@ pub fn run(command: CampaignCommand) -> ExitCode {
                 timezone,
                 retry,
                 caller_id,
+                queue,
                 store,
                 format,
             } => {
-                let config = build_config(
+                let mut config = build_config(
                     plan, caller_id, &rate, concurrent, &window, &days, &timezone, &retry,
                 )?;
+                config.queue = queue;
                 create(&store, &name, config, &contacts, dnc.as_deref(), format).await
             }
-            CampaignCommand::Status { id, store, format } => status(&store, id, format).await,
+            CampaignCommand::Status {
+                id,
+                store,
+                format,
+                follow: false,
+            } => status(&store, id, format).await,
+            CampaignCommand::Status {
+                id,
+                store,
+                format,
+                follow: true,
+            } => follow_status(&store, id, format).await,
             CampaignCommand::Pause { id, store } => {
                 set_state(&store, id, CampaignState::Paused).await
             }
@@ -419,6 +443,36 @@ async fn set_state(location: &str, id: i64, to: CampaignState) -> Result<(), Str
     store.close().await;
     println!("campaign {id}: {} → {}", from.as_str(), to.as_str());
     Ok(())
+}
+
+/// Prints the status each time it changes, until the campaign is completed or stopped.
+async fn follow_status(location: &str, id: i64, format: OutputFormat) -> Result<(), String> {
+    let mut last = None;
+    loop {
+        let store = open_existing(location).await?;
+        let campaign = store
+            .campaign(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("there is no campaign {id} in {location}"))?;
+        let p = store
+            .campaign_progress(id)
+            .await
+            .map_err(|e| e.to_string())?;
+        store.close().await;
+        let now = Some((campaign.state, p));
+        if now != last {
+            status(location, id, format).await?;
+            last = now;
+        }
+        if matches!(
+            campaign.state,
+            CampaignState::Completed | CampaignState::Stopped
+        ) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), String> {

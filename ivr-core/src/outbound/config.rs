@@ -32,6 +32,11 @@ pub struct CampaignConfig {
     pub retry: RetryPolicy,
     /// How many due contacts the scheduler keeps in memory (a page of the store).
     pub buffer: usize,
+    /// Agent-assisted (progressive) dialing: the queue the plan hands answered people to. The
+    /// dialer then never has more calls in flight than the queue has free agents (less the
+    /// callers already waiting there).
+    #[serde(default)]
+    pub queue: Option<String>,
 }
 
 impl Default for CampaignConfig {
@@ -45,6 +50,7 @@ impl Default for CampaignConfig {
             default_timezone: Tz::UTC,
             retry: RetryPolicy::default(),
             buffer: 500,
+            queue: None,
         }
     }
 }

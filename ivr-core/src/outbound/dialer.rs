@@ -15,18 +15,18 @@
 //! so nobody is called twice for the same attempt.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use super::campaign::{Answered, Dial, Outcome, OutcomeKind, RunState};
 use super::runner::{Runner, RunnerError};
-use crate::api::{ApiCallEvent, OriginateOrder};
+use crate::api::{ApiCallEvent, OriginateOrder, WallboardSnapshot};
 use crate::control::LiveCalls;
 use crate::events::mask_number;
 use crate::signalling::Control;
@@ -50,6 +50,39 @@ pub struct Dialer {
     pub ring_timeout: Duration,
     /// The engine is draining: no campaign starts or dials any more.
     pub draining: Arc<AtomicBool>,
+    /// The call center's figures (for agent-assisted campaigns), when queues are configured.
+    pub board: Option<watch::Receiver<WallboardSnapshot>>,
+}
+
+/// How many calls of an agent-assisted campaign may be on their way to an agent (ringing, in
+/// the plan, waiting in the queue): one per free agent of its queue, never more than `max`.
+/// `None` when the queue does not exist: nothing is dialled.
+pub fn progressive_limit(board: &WallboardSnapshot, queue: &str, max: usize) -> Option<usize> {
+    let q = board.acd.queues.iter().find(|q| q.name.as_str() == queue)?;
+    Some(q.available_agents.min(max))
+}
+
+/// One call not yet connected to an agent; counted in its campaign's gauge until it is, or
+/// ends.
+struct Unconnected(Option<Arc<AtomicUsize>>);
+
+impl Unconnected {
+    fn new(gauge: &Arc<AtomicUsize>) -> Unconnected {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Unconnected(Some(gauge.clone()))
+    }
+
+    fn connected(&mut self) {
+        if let Some(g) = self.0.take() {
+            g.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Unconnected {
+    fn drop(&mut self) {
+        self.connected();
+    }
 }
 
 /// How one placed call ended, as the campaign task hears it.
@@ -127,9 +160,13 @@ impl Dialer {
     async fn run(&self, id: i64) -> Result<(), RunnerError> {
         let mut runner = Runner::start(self.store.clone(), id, Instant::now(), Utc::now()).await?;
         let config = runner.campaign().config().clone();
-        info!(campaign = id, plan = %config.plan, "campaign running");
+        info!(campaign = id, plan = %config.plan, queue = ?config.queue, "campaign running");
+        if let (Some(queue), None) = (&config.queue, &self.board) {
+            warn!(campaign = id, queue = %queue, "the campaign hands callees to a queue but no [acd] queues are configured: nothing is dialled");
+        }
         let (tx, mut rx) = mpsc::unbounded_channel::<Ended>();
         let mut in_flight = 0usize;
+        let unconnected = Arc::new(AtomicUsize::new(0));
         let mut draining = false;
         let mut check = Instant::now();
         loop {
@@ -140,9 +177,21 @@ impl Dialer {
             }
             draining |= self.draining.load(Ordering::Relaxed);
             if !draining && runner.campaign().state() == RunState::Running {
-                while let Some(dial) = runner.next_dial(Instant::now(), Utc::now()).await? {
+                let cap = match (&config.queue, &self.board) {
+                    (None, _) => usize::MAX,
+                    (Some(queue), Some(board)) => {
+                        progressive_limit(&board.borrow(), queue, config.max_concurrent)
+                            .unwrap_or(0)
+                    }
+                    (Some(_), None) => 0,
+                };
+                while unconnected.load(Ordering::Relaxed) < cap {
+                    let Some(dial) = runner.next_dial(Instant::now(), Utc::now()).await? else {
+                        break;
+                    };
                     in_flight += 1;
-                    self.place(id, &config, dial, tx.clone());
+                    let pending = Unconnected::new(&unconnected);
+                    self.place(id, &config, dial, pending, tx.clone());
                 }
             }
             let idle = draining || runner.campaign().state() != RunState::Running;
@@ -200,6 +249,7 @@ impl Dialer {
         campaign: i64,
         config: &super::config::CampaignConfig,
         dial: Dial,
+        pending: Unconnected,
         done: mpsc::UnboundedSender<Ended>,
     ) {
         let order = OriginateOrder {
@@ -233,7 +283,7 @@ impl Dialer {
             return;
         }
         tokio::spawn(async move {
-            let ended = follow(dial, rx, feed, live).await;
+            let ended = follow(dial, rx, feed, live, pending).await;
             let _ = done.send(ended);
         });
     }
@@ -245,6 +295,7 @@ async fn follow(
     mut progress: mpsc::Receiver<ivr_proto::v1::OriginateProgress>,
     mut feed: broadcast::Receiver<ApiCallEvent>,
     live: Arc<LiveCalls>,
+    mut pending: Unconnected,
 ) -> Ended {
     use ivr_proto::v1::originate_progress::Progress;
     let mut call_id: Option<String> = None;
@@ -309,6 +360,7 @@ async fn follow(
                             vars.insert(name.clone(), value.clone());
                         }
                     }
+                    ApiCallEvent::Event(e) if e.name == "agent_connected" => pending.connected(),
                     ApiCallEvent::Event(e) if e.name == "amd" => {
                         machine = e.data.get("verdict").and_then(Value::as_str) == Some("machine");
                     }
@@ -339,5 +391,70 @@ async fn follow(
             vars_from_plan: vars,
         },
         call_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acd::{Acd, AcdConfig, AgentProfile, Enqueue, QueueConfig, QueueName};
+
+    fn board(available: usize, waiting: usize) -> WallboardSnapshot {
+        let mut acd: Acd<()> = Acd::new(AcdConfig {
+            queues: vec![(QueueName::from("sales"), QueueConfig::default())],
+            ..AcdConfig::default()
+        })
+        .expect("valid");
+        let now = Instant::now();
+        for i in 0..available + waiting {
+            acd.login(
+                AgentProfile {
+                    id: format!("a{i}").as_str().into(),
+                    skills: Vec::new(),
+                    queues: vec![QueueName::from("sales")],
+                },
+                now,
+            )
+            .expect("login");
+        }
+        // Each waiting caller takes one agent (reserved for its offer), leaving `available`.
+        for c in 0..waiting {
+            acd.enqueue(
+                Enqueue {
+                    call: crate::acd::CallId(c as u64),
+                    queue: QueueName::from("sales"),
+                    priority: 0,
+                    skills: Vec::new(),
+                    context: (),
+                },
+                now,
+            )
+            .expect("enqueue");
+        }
+        WallboardSnapshot {
+            acd: acd.snapshot(now),
+            ..WallboardSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn an_agent_assisted_campaign_dials_one_call_per_free_agent() {
+        assert_eq!(progressive_limit(&board(3, 0), "sales", 20), Some(3));
+        assert_eq!(
+            progressive_limit(&board(2, 1), "sales", 20),
+            Some(2),
+            "an agent ringing for a waiting caller is not free"
+        );
+        assert_eq!(
+            progressive_limit(&board(3, 0), "sales", 2),
+            Some(2),
+            "max_concurrent caps it"
+        );
+        assert_eq!(progressive_limit(&board(0, 0), "sales", 20), Some(0));
+        assert_eq!(
+            progressive_limit(&board(0, 0), "support", 20),
+            None,
+            "unknown queue"
+        );
     }
 }

@@ -167,6 +167,16 @@ fn a_campaign_calls_everyone_once_across_a_restart_and_records_what_they_chose()
         status(&store)["state"] == "completed"
     });
     let done = status(&store);
+    let followed = campaign(&[
+        "status", "1", "--store", &store, "--format", "json", "--follow",
+    ]);
+    assert!(
+        followed
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains("\"completed\"")),
+        "--follow ends with the completed campaign: {followed}"
+    );
     let p = &done["progress"];
     assert_eq!(p["contacts"], CONTACTS, "{done}");
     assert_eq!(p["completed"], CONTACTS, "{done}");
