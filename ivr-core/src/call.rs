@@ -70,6 +70,8 @@ pub enum CallEvent {
         token: u64,
         /// The audio.
         audio: Option<Arc<EncodedPrompt>>,
+        /// How long synthesis (or the cache) took.
+        took: Duration,
     },
     /// A webhook answered (or failed, with the error kind).
     WebhookDone(Result<serde_json::Value, String>),
@@ -304,7 +306,10 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                     Some(CallEvent::Terminated(why)) => { cause = Some(("engine", why)); break; }
                     Some(CallEvent::Digit(d)) => digits.push(DigitEvent { digit: d, method: DtmfMethod::SipInfo, duration_ms: 0, at: Instant::now() }),
                     Some(CallEvent::MediaUpdate { remote, direction }) => call.update_media(remote, direction),
-                    Some(CallEvent::Spoken { token, audio }) => call.playout.fill(token, audio),
+                    Some(CallEvent::Spoken { token, audio, took }) => {
+                        events.observe_tts(took);
+                        call.playout.fill(token, audio);
+                    }
                     Some(CallEvent::WebhookDone(result)) => {
                         if let Some(f) = &mut flow {
                             f.webhook_done(result, &mut call.playout, &events);

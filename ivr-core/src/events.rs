@@ -74,6 +74,14 @@ impl EventLog {
         self
     }
 
+    /// Counts one sentence's synthesis time into the metrics, if any are kept (no event is
+    /// written: there is one per sentence).
+    pub fn observe_tts(&self, took: std::time::Duration) {
+        if let Some(metrics) = &self.metrics {
+            metrics.observe_tts(took.as_secs_f64());
+        }
+    }
+
     /// Also counts every event into the Prometheus metrics.
     pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> EventLog {
         self.metrics = Some(metrics);

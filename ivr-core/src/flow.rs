@@ -82,6 +82,9 @@ pub struct FlowServices {
     pub asr: Option<AsrPool>,
     /// Voice activity and barge-in settings.
     pub speech: Arc<SpeechConfig>,
+    /// What the stored call record masks (`[privacy] store_unredacted` turns all but card
+    /// numbers off; screen pops and events are masked whatever it says).
+    pub stored: crate::privacy::redact::RedactConfig,
 }
 
 /// A finished utterance, as the call task hands it back to the flow.
@@ -522,7 +525,7 @@ impl Flow {
         use crate::store::{IntentScore, Outcome, SlotValue, Speaker, Turn};
         use ivr_dialplans::interpreter::Who;
         let handoff = self.session.handoff();
-        let redactor = self.redactor(&handoff);
+        let redactor = self.redactor(&handoff, self.services.stored.clone());
         cdr.node_path = handoff.path.clone();
         cdr.intents = handoff
             .intents
@@ -575,8 +578,9 @@ impl Flow {
     fn redactor(
         &self,
         handoff: &ivr_dialplans::interpreter::Handoff,
+        config: crate::privacy::redact::RedactConfig,
     ) -> crate::privacy::redact::Redactor {
-        let mut redactor = crate::privacy::redact::Redactor::new(Default::default());
+        let mut redactor = crate::privacy::redact::Redactor::new(config);
         let secrets: Vec<String> = handoff
             .slots
             .keys()
@@ -596,7 +600,7 @@ impl Flow {
             return None;
         };
         let mut handoff = handoff;
-        let redactor = self.redactor(&handoff);
+        let redactor = self.redactor(&handoff, Default::default());
         for turn in &mut handoff.transcript {
             turn.text = redactor.redact(&turn.text).into_owned();
         }
@@ -808,6 +812,7 @@ impl Flow {
                 voice,
                 rate,
             };
+            let started = std::time::Instant::now();
             let audio = match tts.speak(&req).await {
                 Ok(s) => Some(s.encoded.clone()),
                 Err(e) => {
@@ -815,7 +820,11 @@ impl Flow {
                     None
                 }
             };
-            let _ = tx.send(CallEvent::Spoken { token, audio });
+            let _ = tx.send(CallEvent::Spoken {
+                token,
+                audio,
+                took: started.elapsed(),
+            });
         });
     }
 }

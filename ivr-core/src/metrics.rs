@@ -90,6 +90,7 @@ pub struct Metrics {
     escalations: AtomicU64,
     qa_findings: AtomicU64,
     asr_seconds: Histogram,
+    tts_seconds: Histogram,
     reply_wait_seconds: Histogram,
     rtp_loss_ratio: Histogram,
     rtp_jitter_seconds: Histogram,
@@ -107,6 +108,7 @@ impl Default for Metrics {
             escalations: AtomicU64::new(0),
             qa_findings: AtomicU64::new(0),
             asr_seconds: Histogram::new(&[0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0]),
+            tts_seconds: Histogram::new(&[0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]),
             reply_wait_seconds: Histogram::new(&[0.1, 0.2, 0.3, 0.4, 0.6, 1.0, 2.0]),
             rtp_loss_ratio: Histogram::new(&[0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1]),
             rtp_jitter_seconds: Histogram::new(&[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]),
@@ -167,6 +169,11 @@ impl Metrics {
             }
             _ => {}
         }
+    }
+
+    /// One sentence synthesized (or taken from the cache) in `seconds`.
+    pub fn observe_tts(&self, seconds: f64) {
+        self.tts_seconds.observe(seconds);
     }
 
     /// The Prometheus text exposition, with queue and agent gauges from `board`.
@@ -236,6 +243,11 @@ impl Metrics {
             &mut out,
             "ivr_asr_latency_seconds",
             "Speech recognition time after the caller stopped speaking.",
+        );
+        self.tts_seconds.render(
+            &mut out,
+            "ivr_tts_latency_seconds",
+            "Speech synthesis time per sentence (cache hits included).",
         );
         self.reply_wait_seconds.render(
             &mut out,
@@ -376,6 +388,7 @@ mod tests {
             &json!({"rtp_rx": 990, "rtp_lost": 10, "jitter_ms": 3.0}),
         );
         m.observe("qa_findings", &json!({"findings": [{}, {}]}));
+        m.observe_tts(0.004);
         let text = m.render(None);
         assert!(
             text.contains("ivr_calls_started_total{direction=\"inbound\"} 2"),
@@ -390,6 +403,8 @@ mod tests {
         assert!(text.contains("ivr_rtp_loss_ratio_bucket{le=\"0.01\"} 1"));
         assert!(text.contains("ivr_rtp_loss_ratio_bucket{le=\"0.005\"} 0"));
         assert!(text.contains("ivr_rtp_jitter_seconds_count 1"));
+        assert!(text.contains("ivr_tts_latency_seconds_bucket{le=\"0.01\"} 1"));
+        assert!(text.contains("ivr_tts_latency_seconds_bucket{le=\"0.001\"} 0"));
     }
 
     #[test]

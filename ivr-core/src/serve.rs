@@ -323,8 +323,30 @@ async fn start_plans(
             hold,
             asr,
             speech: Arc::new(config.speech.clone()),
+            stored: stored_redaction(&config.privacy),
         },
     ))
+}
+
+/// What stored call records mask: everything, unless `[privacy] store_unredacted` says
+/// otherwise — and card numbers always (PCI DSS never allows storing them).
+fn stored_redaction(
+    privacy: &crate::config::PrivacyConfig,
+) -> crate::privacy::redact::RedactConfig {
+    let all = crate::privacy::redact::RedactConfig::default();
+    if !privacy.store_unredacted {
+        return all;
+    }
+    crate::privacy::redact::RedactConfig {
+        cards: true,
+        phones: false,
+        national_ids: false,
+        emails: false,
+        ibans: false,
+        account_numbers: false,
+        spoken_digits: false,
+        ..all
+    }
 }
 
 /// Starts the configured speech recogniser on its worker pool. A recogniser that cannot start
@@ -494,5 +516,33 @@ async fn watch_signals(
         if control.send(msg).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privacy::redact::Redactor;
+
+    #[test]
+    fn stored_records_are_masked_unless_switched_off_and_card_numbers_always() {
+        let said = "card 4111 1111 1111 1111, call me on +14155550123";
+        let mut privacy = crate::config::PrivacyConfig::default();
+        let masked = Redactor::new(stored_redaction(&privacy))
+            .redact(said)
+            .into_owned();
+        assert!(
+            !masked.contains("4111 1111") && !masked.contains("5550123"),
+            "{masked}"
+        );
+        privacy.store_unredacted = true;
+        let kept = Redactor::new(stored_redaction(&privacy))
+            .redact(said)
+            .into_owned();
+        assert!(kept.contains("+14155550123"), "{kept}");
+        assert!(
+            !kept.contains("4111 1111 1111"),
+            "card numbers never: {kept}"
+        );
     }
 }

@@ -813,4 +813,12 @@ rules:
     ] {
         assert!(text.contains(line), "`{line}` missing:\n{text}");
     }
+    let sentences = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ivr_tts_latency_seconds_count "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(
+        sentences.is_some_and(|n| n >= 1),
+        "the prompts' synthesis is timed:\n{text}"
+    );
 }
