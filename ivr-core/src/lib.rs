@@ -41,6 +41,7 @@ pub mod memory;
 pub mod metrics;
 pub mod monitor;
 pub mod originate;
+pub mod otlp;
 pub mod outbound;
 pub mod plans;
 pub mod playout;

@@ -311,7 +311,6 @@ fn main() -> ExitCode {
             plans,
             log_format,
         } => {
-            init_logging(log_format);
             let overrides = Overrides {
                 sip,
                 grpc,
@@ -329,6 +328,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let traces = config.metrics.as_ref().and_then(|m| m.traces.as_deref());
+            if let Err(e) = init_serve_logging(log_format, traces) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
             // Every call holds two sockets (RTP and RTCP); raise the soft open-file limit to the
             // hard limit so the configured max_calls can really be reached.
             match rlimit::increase_nofile_limit(u64::MAX) {
@@ -359,6 +363,35 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Logging for `ivr serve`: stderr, plus OTLP/JSON spans when `[metrics] traces` is set.
+fn init_serve_logging(format: LogFormat, traces: Option<&std::path::Path>) -> Result<(), String> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+    let Some(path) = traces else {
+        init_logging(format);
+        return Ok(());
+    };
+    let spans = ivr_core::otlp::OtlpFileLayer::create(path, "ivr").map_err(|e| {
+        format!(
+            "cannot open the traces file {} ([metrics] traces): {e}",
+            path.display()
+        )
+    })?;
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(spans)
+        .try_init()
+        .map_err(|e| e.to_string())
 }
 
 fn init_logging(format: LogFormat) {

@@ -26,8 +26,13 @@ use crate::api::WallboardSnapshot;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Where `GET /metrics` is served.
-    pub listen: SocketAddr,
+    /// Where `GET /metrics` is served (none: no endpoint).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// A file the tracing spans (one per call, with its log events) are appended to in the
+    /// OpenTelemetry protocol's JSON encoding (see [`crate::otlp`]).
+    #[serde(default)]
+    pub traces: Option<std::path::PathBuf>,
 }
 
 /// A histogram with fixed upper bounds (Prometheus `le` buckets, plus `+Inf`).

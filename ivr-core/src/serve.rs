@@ -216,11 +216,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
 
-    let metrics_addr = match &config.metrics {
-        Some(m) => {
-            let listener = tokio::net::TcpListener::bind(m.listen)
+    let metrics_addr = match config.metrics.as_ref().and_then(|m| m.listen) {
+        Some(listen) => {
+            let listener = tokio::net::TcpListener::bind(listen)
                 .await
-                .with_context(|| format!("binding the metrics endpoint on {}", m.listen))?;
+                .with_context(|| format!("binding the metrics endpoint on {listen}"))?;
             let addr = listener.local_addr()?;
             let board = center.as_ref().map(|(_, b)| b.clone());
             tokio::spawn(crate::metrics::serve(listener, metrics.clone(), board));

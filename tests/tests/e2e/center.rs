@@ -777,11 +777,13 @@ rules:
     .unwrap();
     let plans = tempfile::tempdir().unwrap();
     std::fs::write(plans.path().join("help-desk.yaml"), PLAN).unwrap();
+    let traces = dir.path().join("traces.jsonl");
     let engine = Engine::start(EngineOptions {
         plans: Some(plans.path().to_path_buf()),
         extra_toml: format!(
-            "[qa]\nrules = \"{}\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
-            rules.display()
+            "[qa]\nrules = \"{}\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\ntraces = \"{}\"\n",
+            rules.display(),
+            traces.display()
         ),
         ..EngineOptions::default()
     });
@@ -820,5 +822,20 @@ rules:
     assert!(
         sentences.is_some_and(|n| n >= 1),
         "the prompts' synthesis is timed:\n{text}"
+    );
+
+    // The call's span, with its events, is in the OTLP/JSON traces file.
+    let spans = std::fs::read_to_string(&traces).unwrap_or_default();
+    let call = spans
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v["resourceSpans"][0]["scopeSpans"][0]["spans"][0].clone())
+        .find(|s| s["name"] == "call")
+        .unwrap_or_else(|| panic!("no call span in {}:\n{spans}", traces.display()));
+    assert_eq!(call["traceId"].as_str().map(str::len), Some(32), "{call}");
+    let events = call["events"].to_string();
+    assert!(
+        events.contains("\"digit\"") && events.contains("\"hangup\""),
+        "{call}"
     );
 }
