@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ivr_tests::codec::G711;
 use ivr_tests::{audio, binary, ports, Engine, EngineOptions, Offer, RtpPeer, Sipp};
