@@ -206,6 +206,9 @@ pub struct Settings {
     pub voice: Option<String>,
     /// Default speaking rate in words per minute.
     pub rate: Option<u32>,
+    /// Answering-machine detection on outbound calls: the plan starts once the verdict
+    /// (`call.amd`) is known, and for a machine once its beep has ended (default false).
+    pub amd: bool,
 }
 
 impl Default for Settings {
@@ -221,6 +224,7 @@ impl Default for Settings {
             timezone: chrono_tz::Tz::UTC,
             voice: None,
             rate: None,
+            amd: false,
         }
     }
 }

@@ -438,6 +438,7 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                 for i in 0..todo {
                     let at = tick.at - FRAME * u32::try_from(todo - 1 - i).unwrap_or(0);
                     let hear = flow.as_ref().is_some_and(Flow::wants_audio);
+                    let screening = flow.as_ref().is_some_and(Flow::screening);
                     // While the plan collects a sensitive answer the caller's side is not recorded,
                     // nor for half a second after (the tail of the last key's tone, the end of
                     // the last spoken digit).
@@ -448,12 +449,17 @@ async fn run_call(setup: CallSetup, mut commands: mpsc::UnboundedReceiver<CallEv
                     }
                     call.recording_paused = sensitive_tail > 0;
                     let bridge = agent.as_mut().map(|leg| (leg, held_by_agent));
-                    if let Some(ev) = call.on_tick(Tick { seq: tick.seq, at }, &rtp_sock, hear, bridge) {
+                    if let Some(ev) = call.on_tick(Tick { seq: tick.seq, at }, &rtp_sock, hear || screening, bridge) {
                         digits.push(ev);
                     }
                     if let (Some(f), true) = (&mut flow, hear) {
                         let caller = if call.caller_fresh { call.last_frame } else { Frame8k::silence() };
                         f.hear(&caller, call.engine_pcm.as_ref(), &mut call.playout, &events);
+                    }
+                    if let (Some(f), true) = (&mut flow, screening) {
+                        // Answering-machine detection: the plan starts once it has decided.
+                        let callee = if call.caller_fresh { call.last_frame } else { Frame8k::silence() };
+                        f.screen(&callee, &mut call.playout, &events);
                     }
                     if let Some(f) = &mut flow {
                         match f.tick(&mut call.playout, &events) {

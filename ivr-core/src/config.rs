@@ -60,6 +60,9 @@ pub struct Config {
     /// Recording encryption keys, retention periods, redaction (see docs/privacy.md).
     #[serde(default)]
     pub privacy: PrivacyConfig,
+    /// Answering-machine detection for outbound calls whose plan sets `settings.amd`.
+    #[serde(default)]
+    pub amd: crate::amd::AmdSettings,
 }
 
 /// `[server]`
@@ -678,6 +681,7 @@ impl Config {
                 self.limits.max_calls
             ));
         }
+        p.extend(self.amd.problems());
         if self.trunks.is_empty() {
             p.push("no [[trunks]]: add one with `allow = [\"ADDR/PREFIX\"]` or username/password, or no call is accepted".into());
         }

@@ -133,6 +133,8 @@ pub struct Flow {
     /// This call is the engine calling a caller back: no plan runs, the caller rejoins the
     /// queue.
     callback: Option<crate::callback::CallbackTicket>,
+    /// Answering-machine screening: the plan starts once it is done ([`crate::amd`]).
+    amd: Option<crate::amd::Screening>,
 }
 
 impl Flow {
@@ -194,6 +196,46 @@ impl Flow {
             booking: Default::default(),
             booked: false,
             callback: None,
+            amd: None,
+        }
+    }
+
+    /// Screens the callee of an outbound call for an answering machine before the plan starts,
+    /// when the plan asks for it (`settings.amd`); see [`crate::amd`].
+    pub fn with_amd(mut self, settings: &crate::amd::AmdSettings) -> Flow {
+        if self.plan.compiled.plan().settings.amd && self.callback.is_none() {
+            self.amd = Some(crate::amd::Screening::new(settings));
+        }
+        self
+    }
+
+    /// Whether the callee's audio goes to the answering-machine detector now (the plan waits:
+    /// feed [`Flow::screen`] every tick).
+    pub fn screening(&self) -> bool {
+        self.amd
+            .as_ref()
+            .is_some_and(crate::amd::Screening::is_listening)
+    }
+
+    /// One 20 ms frame of the callee (silence when none arrived) while screening: reports the
+    /// verdict (event `amd`, `call.amd`) and starts the plan once it may.
+    pub fn screen(&mut self, callee: &Frame8k, playout: &mut Playout, events: &EventLog) {
+        let Some(s) = &mut self.amd else {
+            return;
+        };
+        if let Some(v) = s.push(callee) {
+            debug!(
+                verdict = crate::amd::verdict_name(v.kind),
+                "answering-machine detection"
+            );
+            events.emit(&self.call_id, "amd", crate::amd::verdict_event(&v));
+            self.session.set_amd(crate::amd::verdict_name(v.kind));
+        }
+        if let Some(ready) = s.poll_ready() {
+            if let Some(data) = crate::amd::beep_event(&ready) {
+                events.emit(&self.call_id, "amd_beep", data);
+            }
+            self.start_plan(playout, events);
         }
     }
 
@@ -214,6 +256,14 @@ impl Flow {
         if let Some(t) = self.callback.clone() {
             return self.start_callback(t, playout, events);
         }
+        if self.amd.as_mut().is_some_and(crate::amd::Screening::begin) {
+            // The plan starts from `screen`, once the verdict is known.
+            return;
+        }
+        self.start_plan(playout, events);
+    }
+
+    fn start_plan(&mut self, playout: &mut Playout, events: &EventLog) {
         events.emit(
             &self.call_id,
             "plan",
@@ -397,7 +447,7 @@ impl Flow {
     }
 
     fn input(&mut self, input: Input, playout: &mut Playout, events: &EventLog) {
-        if self.session.is_finished() || self.callback.is_some() {
+        if self.session.is_finished() || self.callback.is_some() || self.screening() {
             return;
         }
         if !matches!(input, Input::Sentiment(_) | Input::WebhookResult(_)) {

@@ -9,6 +9,7 @@
 //! * [`admission`] — trunk allow-lists, digest authentication, INVITE rate limits.
 //! * [`call`] — one task per call: RTP in and out, DTMF, prompt playout, recording.
 //! * [`flow`] — a dial plan running inside a call.
+//! * [`amd`] — answering-machine detection before an outbound call's plan starts.
 //! * [`hearing`] — the caller's voice: voice activity, barge-in, recognition, sentiment.
 //! * [`clock`] — the shared 20 ms media clock.
 //! * [`ports`] — RTP port allocation.
@@ -26,6 +27,7 @@
 
 pub mod acd;
 pub mod admission;
+pub mod amd;
 pub mod api;
 mod bridge;
 pub mod call;

@@ -1142,7 +1142,7 @@ impl Signalling {
                 );
                 let flow = match d.callback.take() {
                     Some(ticket) => flow.for_callback(ticket),
-                    None => flow,
+                    None => flow.with_amd(&self.config.amd),
                 };
                 let recording = self.config.recording.enabled.then(|| {
                     self.config

@@ -96,6 +96,8 @@ pub struct Session {
     /// Why the caller is being escalated, for the next `enqueue`.
     pub(crate) reason: Option<String>,
     steps: u32,
+    /// The answering-machine verdict of an outbound call (`call.amd`), once known.
+    pub(crate) amd: Option<String>,
 }
 
 impl Session {
@@ -137,7 +139,14 @@ impl Session {
             escalating: false,
             reason: None,
             steps: 0,
+            amd: None,
         }
+    }
+
+    /// Sets `call.amd`, the answering-machine verdict of an outbound call (`human`, `machine`
+    /// or `unknown`); the engine knows it before [`Session::start`].
+    pub fn set_amd(&mut self, verdict: &str) {
+        self.amd = Some(verdict.to_owned());
     }
 
     /// Starts the call at the plan's `start` node.

@@ -922,3 +922,54 @@ proptest! {
         }
     }
 }
+
+const SCREENED: &str = r#"
+version: 1
+name: reminder
+language: en-US
+settings:
+  amd: true
+start: screen
+nodes:
+  screen:
+    branch:
+      - if: "call.amd == 'machine'"
+        then: message
+      - if: "call.amd == 'human'"
+        then: person
+      - else: unsure
+  message:
+    say: "This is a reminder for {{ call.called }}."
+    hangup: true
+  person:
+    say: "Hello, this is your reminder."
+    hangup: true
+  unsure:
+    say: "Hello? {{ call.amd | default('none') }}"
+    hangup: true
+"#;
+
+#[test]
+fn call_amd_is_the_verdict_the_engine_set_and_the_plan_branches_on_it() {
+    let plan = compiled(SCREENED);
+    assert!(plan.plan.settings.amd);
+    let mut s = session(&plan);
+    s.set_amd("machine");
+    assert!(said_text(&s.start(open_time())).starts_with("This is a reminder"));
+    let mut s = session(&plan);
+    s.set_amd("human");
+    assert_eq!(
+        said_text(&s.start(open_time())),
+        "Hello, this is your reminder."
+    );
+    // Without a verdict (an inbound call, or detection off) `call.amd` is null.
+    let mut s = session(&plan);
+    assert_eq!(said_text(&s.start(open_time())), "Hello? none");
+}
+
+#[test]
+fn amd_is_off_unless_the_plan_asks_and_must_be_a_boolean() {
+    assert!(!bank().plan.settings.amd);
+    let bad = SCREENED.replace("amd: true", "amd: sometimes");
+    assert!(crate::load_str("plan.yaml", &bad).is_err());
+}

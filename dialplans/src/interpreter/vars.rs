@@ -69,6 +69,7 @@ impl Vars for Scope<'_> {
             Root::Call => match key? {
                 "id" => Some(Value::String(s.call.call_id.clone())),
                 "called" => Some(Value::String(s.call.called.clone())),
+                "amd" => s.amd.clone().map(Value::String),
                 _ => None,
             },
             Root::Intent => {

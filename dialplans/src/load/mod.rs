@@ -166,7 +166,7 @@ const TOP_KEYS: [&str; 14] = [
 
 const INCLUDE_KEYS: [&str; 6] = ["intents", "nodes", "flows", "calendars", "faq", "include"];
 
-const SETTINGS_KEYS: [&str; 10] = [
+const SETTINGS_KEYS: [&str; 11] = [
     "no_input",
     "max_retries",
     "barge_in",
@@ -177,6 +177,7 @@ const SETTINGS_KEYS: [&str; 10] = [
     "timezone",
     "voice",
     "rate",
+    "amd",
 ];
 
 struct Builder<'p> {
@@ -783,6 +784,9 @@ fn settings(cx: &mut Cx, y: &Y) -> Settings {
     }
     s.voice = f.get("voice").and_then(|y| cx.string(y, "`voice`"));
     s.rate = f.get("rate").and_then(|y| cx.u32(y, "`rate`", 600));
+    if let Some(b) = f.get("amd").and_then(|y| cx.bool(y, "`amd`")) {
+        s.amd = b;
+    }
     if s.confirm_threshold < s.intent_threshold {
         if let Some(y) = f.get("confirm_threshold") {
             cx.error_hint(

@@ -878,7 +878,7 @@ impl Uses<'_> {
         let key = path.key();
         let fields: &[&str] = match root {
             Root::Caller => &["number", "name"],
-            Root::Call => &["id"],
+            Root::Call => &["id", "called", "amd"],
             Root::Intent => &["name", "confidence", "text"],
             Root::Now => &["time", "date", "weekday"],
             Root::Sentiment

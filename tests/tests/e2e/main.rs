@@ -8,6 +8,8 @@
 //! failing test's engine folder.
 //!
 //! Module index:
+//! * `amd` — answering-machine detection on outbound calls: human and machine branches, the
+//!   message after the beep.
 //! * `api` — the gRPC API of a running engine: roles, live calls, hang-up, call records.
 //! * `baresip` — a second real client hears the prompt; stereo call recording.
 //! * `calls` — an answered call: the prompt's RTP byte for byte, the caller's RTP counted, codec
@@ -27,6 +29,7 @@
 //! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
+mod amd;
 mod api;
 mod baresip;
 mod callback;
