@@ -68,23 +68,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             info!(?report, "recordings are encrypted at rest");
         }
     }
-    if let Some(qa) = &config.qa {
-        let path = qa.rules.clone();
-        let rules = tokio::task::spawn_blocking(move || crate::qa::Rules::load(&path))
-            .await?
-            .context("loading the quality-inspection rules ([qa] rules)")?;
-        info!(
-            rules = rules.rules().len(),
-            "every call is scored for quality as it ends"
-        );
-        crate::qa::live::spawn(
-            Arc::new(crate::qa::Inspector::new(rules)),
-            live.subscribe(),
-            store.clone(),
-            reader.clone(),
-            events.clone(),
-        );
-    }
     crate::privacy::retention::spawn_retention(
         config.privacy.clone(),
         config.server.data.clone(),
@@ -102,6 +85,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Some(dir) => Some(start_plans(&config, dir.clone(), prompt.clone()).await?),
         None => None,
     };
+    if let Some(qa) = &config.qa {
+        let path = qa.rules.clone();
+        let rules = tokio::task::spawn_blocking(move || crate::qa::Rules::load(&path))
+            .await?
+            .context("loading the quality-inspection rules ([qa] rules)")?;
+        info!(
+            rules = rules.rules().len(),
+            "every call is scored for quality as it ends"
+        );
+        crate::qa::live::spawn(
+            Arc::new(crate::qa::Inspector::new(rules)),
+            live.subscribe(),
+            store.clone(),
+            reader.clone(),
+            events.clone(),
+            // The agent's side of recorded bridged calls, transcribed before scoring.
+            plans
+                .as_ref()
+                .and_then(|(_, services)| services.asr.clone())
+                .filter(|_| config.recording.enabled)
+                .map(|pool| {
+                    crate::qa::agent_leg::AgentTranscriber::new(pool, keyring.clone(), "en-US")
+                }),
+        );
+    }
 
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (call_tx, call_rx) = mpsc::unbounded_channel();

@@ -10,6 +10,9 @@
 //!   events ([`CallEvent`]s) in, a [`QaResult`] (score 0–100 and findings) out.
 //! * [`Inspector`] holds a rule set for the engine to call at the end of each call.
 //! * [`run`] re-scores the stored history and saves the results (`ivr qa run`).
+//! * [`agent_leg`] transcribes the agent's side of a bridged call from its recording, so that
+//!   rules about the agent have words to read; the live inspector ([`live`]) scores such calls
+//!   once the agent's turns are stored.
 //!
 //! Scoring: a rule that applies to the call and finds something loses its weight once (however
 //! many findings it has); the score is the share of the applicable weight kept, rounded. A
@@ -38,6 +41,7 @@ mod rules;
 mod text;
 mod timeline;
 
+pub mod agent_leg;
 pub mod cli;
 pub mod live;
 

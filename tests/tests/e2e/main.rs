@@ -26,6 +26,7 @@
 //! * `plan_reload` — plans changed, broken and reloaded (file watcher, SIGHUP) under live calls.
 //! * `speech` — callers who talk: barge-in, intents and digits by voice, the reply they hear,
 //!   keypad fallback.
+//! * `qa_agent` — the agent's words, transcribed from a bridged call's recording, scored.
 //! * `register` — outbound REGISTER with digest authentication.
 //! * `robustness` — hostile datagrams and streams leave the engine serving.
 
@@ -45,6 +46,7 @@ mod plan_examples;
 mod plan_reload;
 mod plan_webhooks;
 mod plans;
+mod qa_agent;
 mod register;
 mod robustness;
 mod shutdown;
