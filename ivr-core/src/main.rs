@@ -142,14 +142,11 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
-    /// Check the hash chain of an audit log (DATA/audit.jsonl).
-    ///
-    /// Exit code 0 when every entry verifies, 1 when an entry was edited, deleted, inserted or
-    /// reordered (the first broken line is named), 2 when the file cannot be read.
-    ///
-    /// Examples:
-    ///   ivr audit-verify /var/lib/ivr/audit.jsonl
-    #[command(name = "audit-verify", verbatim_doc_comment)]
+    /// The audit log: `ivr audit verify DATA/audit.jsonl` checks its hash chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// The same as `ivr audit verify` (kept for scripts).
+    #[command(name = "audit-verify", hide = true)]
     AuditVerify {
         /// The audit log.
         file: PathBuf,
@@ -240,6 +237,23 @@ enum Command {
     },
 }
 
+/// `ivr audit …`.
+#[derive(clap::Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of an audit log (DATA/audit.jsonl).
+    ///
+    /// Exit code 0 when every entry verifies, 1 when an entry was edited, deleted, inserted or
+    /// reordered (the first broken line is named), 2 when the file cannot be read.
+    ///
+    /// Examples:
+    ///   ivr audit verify /var/lib/ivr/audit.jsonl
+    #[command(verbatim_doc_comment)]
+    Verify {
+        /// The audit log.
+        file: PathBuf,
+    },
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
     /// One line per problem and a summary.
@@ -282,7 +296,9 @@ fn main() -> ExitCode {
             language,
             format,
         } => transcribe(&file, engine, model, plan.zip(node), &language, format),
-        Command::AuditVerify { file } => audit_verify(&file),
+        Command::AuditVerify { file } | Command::Audit(AuditCommand::Verify { file }) => {
+            audit_verify(&file)
+        }
         Command::Call(args) => ivr_core::testcall::main(args),
         Command::Privacy(c) => ivr_core::privacy::cli::privacy(c),
         Command::Recording(c) => ivr_core::privacy::cli::recording(c),

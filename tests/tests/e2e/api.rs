@@ -142,7 +142,7 @@ tokens = [
     // The chain verifies, and an edited entry is found.
     let verify = || {
         std::process::Command::new(ivr_tests::binary())
-            .arg("audit-verify")
+            .args(["audit", "verify"])
             .arg(&audit_path)
             .output()
             .unwrap()
