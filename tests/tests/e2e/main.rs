@@ -30,6 +30,7 @@ mod api;
 mod baresip;
 mod calls;
 mod center;
+mod center_load;
 mod dialogs;
 mod dtmf;
 mod errors;
