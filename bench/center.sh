@@ -46,6 +46,10 @@ MEASURE=${CENTER_MEASURE:-30}
 TOKEN=bench-supervisor-token-0123456789
 RTP_MIN=10000
 RTP_MAX=13999
+PHONE_SIP_BASE=14000   # agent phones' SIP ports: 14000 + i
+PHONE_MEDIA_BASE=16000 # agent phones' media ports: 16000 + 4 i (up to 19999)
+CALLER_MEDIA=20000
+(( CALLS <= 1000 )) || { echo "CENTER_CALLS is at most 1000" >&2; exit 2; }
 
 log() { printf '[center %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -70,7 +74,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_udp_port() {
+free_udp_port() { # for the callers' SIP port only (SIPp binds nothing beside it)
     python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
@@ -208,11 +212,13 @@ run_calls() {
         "$BENCH/scenarios/center_call.xml" >"$RUN/center_call.xml"
     sed -e "s#@HOLD@#$((hold_ms + 30000))#" "$ROOT/tests/scenarios/agent_phone.xml" \
         >"$RUN/agent_phone.xml"
+    # Fixed port blocks below the ephemeral range and outside the engine's RTP range: SIPp also
+    # binds the ports after -mp (RTCP, video), so random free ports can collide.
     local contacts=() i port
     for ((i = 0; i < agents; i++)); do
-        port=$(free_udp_port)
+        port=$((PHONE_SIP_BASE + i))
         (cd "$RUN" && exec sipp -nostdin -sf agent_phone.xml -i 127.0.0.1 -p "$port" \
-            -mi 127.0.0.1 -mp "$(free_udp_port)" -rtp_echo -m 1 \
+            -mi 127.0.0.1 -mp $((PHONE_MEDIA_BASE + 4 * i)) -rtp_echo -m 1 \
             -timeout "$(( hold_ms / 1000 + 60 ))s" "$ENGINE_SIP" \
             >"$RUN/phone-$i.log" 2>&1) &
         PIDS+=($!)
@@ -236,7 +242,7 @@ run_calls() {
 
     log "$name: $CALLS callers at $RATE/s, each ${hold_ms} ms, $agents agents"
     (cd "$RUN" && exec sipp -nostdin -sf center_call.xml -i 127.0.0.1 -p "$(free_udp_port)" \
-        -mi 127.0.0.1 -mp "$(free_udp_port)" -s hold -l "$CALLS" -m "$CALLS" -r "$RATE" \
+        -mi 127.0.0.1 -mp "$CALLER_MEDIA" -s hold -l "$CALLS" -m "$CALLS" -r "$RATE" \
         -trace_err -timeout "$(( hold_ms / 1000 + 60 ))s" "$ENGINE_SIP" \
         >"$RUN/sipp.stdout" 2>"$RUN/sipp.stderr") &
     local sipp_pid=$!

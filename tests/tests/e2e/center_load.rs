@@ -294,12 +294,12 @@ fn twenty_callers_share_five_agents_in_turn_and_are_offered_in_arrival_order() {
         std::thread::sleep(ms(50));
     }
 
-    // The callers arrive 250 ms apart (later when twelve are already in).
+    // The callers arrive 400 ms apart (later when twelve are already in).
     let started = Instant::now();
     let mut callers = Vec::new();
     for n in 0..CALLERS {
         let gate = Instant::now() + secs(60);
-        while n - engine.events_named("ended").len() >= IN_FLIGHT {
+        while n.saturating_sub(engine.events_named("ended").len()) >= IN_FLIGHT {
             assert!(
                 Instant::now() < gate,
                 "calls stopped ending:\n{}",
@@ -308,7 +308,7 @@ fn twenty_callers_share_five_agents_in_turn_and_are_offered_in_arrival_order() {
             std::thread::sleep(ms(50));
         }
         callers.push(call(&engine, n));
-        std::thread::sleep(ms(250));
+        std::thread::sleep(ms(400));
     }
     for (n, (_rtp, sipp)) in callers.into_iter().enumerate() {
         let run = sipp.wait();
@@ -352,8 +352,18 @@ fn twenty_callers_share_five_agents_in_turn_and_are_offered_in_arrival_order() {
         "calls per agent: {per_agent:?}"
     );
 
+    // Arrival: the order callers reached the queue (the `enqueued` events; SIPp processes
+    // starting 400 ms apart almost always keep their launch order, but that is not asserted).
     // The router's decisions, in the order it took them (the event log is written by the one
-    // center task): the first offer of each call follows the callers' arrival.
+    // center task): the first offer of each call follows the arrival order.
+    let mut arrived: Vec<usize> = Vec::new();
+    for e in engine.events_named("enqueued") {
+        let n = number_of[e.call_id()];
+        if !arrived.contains(&n) {
+            arrived.push(n);
+        }
+    }
+    assert_eq!(arrived.len(), CALLERS, "every caller was queued");
     let mut offered: Vec<(usize, String)> = Vec::new();
     for e in engine.events_named("offered") {
         let n = number_of[e.call_id()];
@@ -363,10 +373,12 @@ fn twenty_callers_share_five_agents_in_turn_and_are_offered_in_arrival_order() {
     }
     let order: Vec<usize> = offered.iter().map(|(n, _)| *n).collect();
     assert_eq!(
-        order,
-        (0..CALLERS).collect::<Vec<_>>(),
+        order, arrived,
         "callers are offered first come, first served"
     );
+    if arrived != (0..CALLERS).collect::<Vec<_>>() {
+        eprintln!("note: callers reached the queue out of launch order: {arrived:?}");
+    }
     // Nobody was offered twice: every offer was taken.
     assert_eq!(engine.events_named("offered").len(), CALLERS);
     // The first five callers, arriving to five idle agents, go to the agent idle longest.
