@@ -37,6 +37,7 @@ mod callback;
 mod calls;
 mod campaign;
 mod center;
+mod center_load;
 mod dialogs;
 mod dtmf;
 mod errors;
