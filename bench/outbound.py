@@ -5,9 +5,11 @@
     python3 bench/outbound.py BIN [--contacts 600] [--rate 20] [--concurrent 500] [--hold 60]
 
 A SIPp callee (bench/scenarios/callee_hold.xml) answers every call and hangs up after --hold
-seconds; `ivr serve` (release build, generated config, data in bench/out/outbound/) dials a
+seconds (with --echo it sends the engine's audio back, so media flows both ways as on inbound
+calls); `ivr serve` (release build, generated config, data in bench/out/outbound/) dials a
 campaign of --contacts numbers created with `ivr campaign create`, at --rate calls per second
-and at most --concurrent at once, running a plan that speaks a prompt and then waits for a key.
+and at most --concurrent at once, running a plan that says a notice and then holds the callee
+(looped hold audio): the same media work as an inbound caller on hold.
 
 Printed (and written to bench/out/outbound/summary.json):
   * pacing: the engine's INVITE times (its `outbound` events) against the set rate, over the
@@ -34,19 +36,11 @@ HZ = os.sysconf("SC_CLK_TCK")
 PLAN = """version: 1
 name: notice
 language: en-US
-settings:
-  no_input: 120s
 start: notice
 nodes:
   notice:
-    collect:
-      slot: choice
-      type: digits
-      length: 1
-      prompt: "Hello. This is a reminder of your appointment tomorrow. Press 1 to confirm."
-    next: bye
-  bye:
-    hangup: { say: "Thank you." }
+    say: "Hello. This is a reminder of your appointment tomorrow. Please hold for an agent."
+    enqueue: hold
 """
 
 
@@ -98,6 +92,8 @@ def main():
     ap.add_argument("--concurrent", type=int, default=500)
     ap.add_argument("--hold", type=int, default=60, help="seconds each callee stays on")
     ap.add_argument("--window", type=int, default=15, help="seconds of CPU sampling at full load")
+    ap.add_argument("--echo", action="store_true",
+                    help="callees echo the engine's audio back (SIPp -rtp_echo): media both ways, as on inbound calls")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "outbound"))
     a = ap.parse_args()
 
@@ -137,6 +133,9 @@ proxy = "127.0.0.1:{callee_port}"
 caller_id = "+15550100"
 [recording]
 enabled = false
+[demo]
+# The hold audio (looped) callees hear once the notice is said.
+prompt = "{ROOT}/examples/prompts/welcome.wav"
 """
     with open(os.path.join(run, "ivr.toml"), "w") as f:
         f.write(config)
@@ -159,7 +158,7 @@ enabled = false
             ["sipp", "-nostdin", "-sf", os.path.join(ROOT, "bench", "scenarios", "callee_hold.xml"),
              "-i", "127.0.0.1", "-p", str(callee_port), "-mi", "127.0.0.1", "-mp", str(free_port()),
              "-d", str(a.hold * 1000), "-m", str(a.contacts), "-l", str(a.concurrent + 50),
-             "-max_recv_loops", "10000", "-trace_err", "127.0.0.1:9"],
+             "-max_recv_loops", "10000", "-trace_err"] + (["-rtp_echo"] if a.echo else []) + ["127.0.0.1:9"],
             cwd=run, stdout=open(os.path.join(run, "sipp.stdout"), "w"), stderr=subprocess.STDOUT)
         procs.append(callee)
         engine = subprocess.Popen(
@@ -233,6 +232,7 @@ enabled = false
             "rss_idle_kb": idle_rss,
             "rss_at_load_kb": max(rss_samples) if rss_samples else 0,
             "rss_per_call_kb": round((max(rss_samples) - idle_rss) / max(1, up), 1) if rss_samples else 0,
+            "callee_media": "echo" if a.echo else "none",
             "cores": os.cpu_count(),
         }
         with open(os.path.join(run, "summary.json"), "w") as f:
