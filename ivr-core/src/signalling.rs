@@ -661,14 +661,7 @@ impl Signalling {
                 &[("Retry-After", "5")],
             );
         };
-        let local = LocalMedia {
-            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
-            port: ports.port(),
-            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
-            telephone_event: true,
-            session_id: rand::random::<u32>().into(),
-            session_version: 1,
-        };
+        let local = self.offer_media(ports.port());
         let negotiated = match sdp::negotiate(&offer, &local) {
             Ok(n) => n,
             Err(e) => {
@@ -838,14 +831,7 @@ impl Signalling {
         let Some(ports) = self.ports.allocate() else {
             return fail(self, "no RTP ports free");
         };
-        let local = LocalMedia {
-            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
-            port: ports.port(),
-            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
-            telephone_event: true,
-            session_id: rand::random::<u32>().into(),
-            session_version: 1,
-        };
+        let local = self.offer_media(ports.port());
         let host = self.own_host();
         let from = match Uri::parse(&format!("sip:ivr@{host}")) {
             Ok(uri) => NameAddr {
@@ -944,14 +930,7 @@ impl Signalling {
         ) else {
             return fail("", 0, "invalid_number");
         };
-        let local = LocalMedia {
-            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
-            port: ports.port(),
-            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
-            telephone_event: true,
-            session_id: rand::random::<u32>().into(),
-            session_version: 1,
-        };
+        let local = self.offer_media(ports.port());
         let credentials = match (&out.username, &out.password) {
             (Some(u), Some(p)) => Some(Credentials {
                 username: u.clone(),
@@ -1188,6 +1167,19 @@ impl Signalling {
                 tokio::spawn(call::run(setup, rx));
             }
             _ => {}
+        }
+    }
+
+    /// The engine's media on `port`: both G.711 codecs and telephone events — what it answers
+    /// a caller's offer from, and offers in the INVITEs it sends (agents, supervisors, callees).
+    fn offer_media(&self, port: u16) -> LocalMedia {
+        LocalMedia {
+            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
+            port,
+            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
+            telephone_event: true,
+            session_id: rand::random::<u32>().into(),
+            session_version: 1,
         }
     }
 
@@ -1526,14 +1518,7 @@ impl Signalling {
         }
         let (target, peer) = monitor::phone(&order.contact)?;
         let ports = self.ports.allocate().ok_or(MonitorError::NoPorts)?;
-        let local = LocalMedia {
-            addr: self.config.rtp.public_ip.unwrap_or(self.config.rtp.bind),
-            port: ports.port(),
-            codecs: vec![sdp::Codec::Pcmu, sdp::Codec::Pcma],
-            telephone_event: true,
-            session_id: rand::random::<u32>().into(),
-            session_version: 1,
-        };
+        let local = self.offer_media(ports.port());
         let host = self.own_host();
         let Some(params) = monitor::invite(target, peer, &host, &local, &order.call_id, order.mode)
         else {

@@ -449,33 +449,25 @@ async fn set_state(location: &str, id: i64, to: CampaignState) -> Result<(), Str
 async fn follow_status(location: &str, id: i64, format: OutputFormat) -> Result<(), String> {
     let mut last = None;
     loop {
-        let store = open_existing(location).await?;
-        let campaign = store
-            .campaign(id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("there is no campaign {id} in {location}"))?;
-        let p = store
-            .campaign_progress(id)
-            .await
-            .map_err(|e| e.to_string())?;
-        store.close().await;
-        let now = Some((campaign.state, p));
+        let (campaign, p) = load_status(location, id).await?;
+        let state = campaign.state;
+        let now = Some((state, p.clone()));
         if now != last {
-            status(location, id, format).await?;
+            print_status(&campaign, &p, format);
             last = now;
         }
-        if matches!(
-            campaign.state,
-            CampaignState::Completed | CampaignState::Stopped
-        ) {
+        if matches!(state, CampaignState::Completed | CampaignState::Stopped) {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
-async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), String> {
+/// A campaign and its progress, read from the store.
+async fn load_status(
+    location: &str,
+    id: i64,
+) -> Result<(crate::store::CampaignRecord, crate::store::CampaignProgress), String> {
     let store = open_existing(location).await?;
     let campaign = store
         .campaign(id)
@@ -487,6 +479,20 @@ async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), Str
         .await
         .map_err(|e| e.to_string())?;
     store.close().await;
+    Ok((campaign, p))
+}
+
+async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), String> {
+    let (campaign, p) = load_status(location, id).await?;
+    print_status(&campaign, &p, format);
+    Ok(())
+}
+
+fn print_status(
+    campaign: &crate::store::CampaignRecord,
+    p: &crate::store::CampaignProgress,
+    format: OutputFormat,
+) {
     match format {
         OutputFormat::Json => {
             let out = json!({
@@ -521,7 +527,6 @@ async fn status(location: &str, id: i64, format: OutputFormat) -> Result<(), Str
             }
         }
     }
-    Ok(())
 }
 
 async fn export(location: &str, id: i64, output: &Path, columns: &[String]) -> Result<(), String> {

@@ -25,7 +25,7 @@ use tonic::{Code, Request, Streaming};
 use super::{ms, secs};
 
 pub(super) const ADMIN: &str = "admin-token-0123456789";
-const SUPERVISOR: &str = "super-token-0123456789";
+pub(super) const SUPERVISOR: &str = "super-token-0123456789";
 pub(super) const ANN: &str = "ann-token-0123456789";
 const BOB: &str = "bob-token-0123456789";
 
@@ -59,7 +59,7 @@ pub(super) fn with_token<T>(msg: T, token: &str) -> Request<T> {
 }
 
 /// An engine running the help-desk plan, with `acd` settings and the `support` queue's.
-fn engine(dir: &std::path::Path, acd: &str, queue: &str) -> Engine {
+pub(super) fn engine(dir: &std::path::Path, acd: &str, queue: &str) -> Engine {
     std::fs::write(dir.join("help-desk.yaml"), PLAN).unwrap();
     Engine::start(EngineOptions {
         plans: Some(dir.to_path_buf()),

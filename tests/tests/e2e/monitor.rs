@@ -7,27 +7,21 @@
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ivr_proto::v1::admin_service_client::AdminServiceClient;
 use ivr_proto::v1::agent_event::Event as AgentEv;
-use ivr_proto::v1::agent_service_client::AgentServiceClient;
 use ivr_proto::v1::supervisor_service_client::SupervisorServiceClient;
 use ivr_proto::v1::{
-    AcceptRequest, AgentEvent, AgentState, EventsRequest, HangupRequest, LoginRequest, MonitorMode,
-    MonitorRequest, SetStateRequest, StopMonitorRequest,
+    AcceptRequest, HangupRequest, MonitorMode, MonitorRequest, StopMonitorRequest,
 };
 use ivr_tests::codec::{self, G711};
-use ivr_tests::{ports, Engine, EngineOptions, Offer, RtpPeer, Sipp, SippChild};
-use tonic::metadata::MetadataValue;
+use ivr_tests::{ports, Engine, Offer, RtpPeer, Sipp, SippChild};
 use tonic::transport::Channel;
-use tonic::{Code, Request, Streaming};
+use tonic::Code;
 
+use super::center::{log_in, next_event, with_token, ADMIN, ANN, SUPERVISOR};
 use super::{ms, secs};
-
-const ADMIN: &str = "admin-token-0123456789";
-const SUPERVISOR: &str = "super-token-0123456789";
-const ANN: &str = "ann-token-0123456789";
 
 const CALLER_HZ: f64 = 600.0;
 const AGENT_HZ: f64 = 1000.0;
@@ -39,59 +33,9 @@ const HEARD: f64 = 2000.0;
 /// ...and not heard below this.
 const NOT_HEARD: f64 = 600.0;
 
-const PLAN: &str = r#"
-version: 1
-name: help-desk
-language: en-US
-settings:
-  no_input: 8s
-start: customer
-nodes:
-  customer:
-    collect:
-      slot: customer
-      type: digits
-      length: 4
-      prompt: "Please key in your four digit customer number."
-    next: handover
-  handover:
-    say: "Connecting you now."
-    enqueue:
-      queue: support
-      context: [customer]
-"#;
-
-fn with_token<T>(msg: T, token: &str) -> Request<T> {
-    let mut r = Request::new(msg);
-    let v: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
-    r.metadata_mut().insert("authorization", v);
-    r
-}
-
 /// An engine running the help-desk plan with the `support` queue.
 fn engine(dir: &std::path::Path) -> Engine {
-    std::fs::write(dir.join("help-desk.yaml"), PLAN).unwrap();
-    Engine::start(EngineOptions {
-        plans: Some(dir.to_path_buf()),
-        extra_toml: format!(
-            r#"
-[api]
-listen = "127.0.0.1:0"
-tokens = [
-  {{ token = "{ADMIN}", principal = "root", role = "admin" }},
-  {{ token = "{SUPERVISOR}", principal = "sue", role = "supervisor" }},
-  {{ token = "{ANN}", principal = "ann", role = "agent" }},
-]
-
-[acd]
-[[acd.queues]]
-name = "support"
-ring_timeout = "10s"
-wrap_up = "60s"
-"#
-        ),
-        ..EngineOptions::default()
-    })
+    super::center::engine(dir, "", "ring_timeout = \"10s\"\nwrap_up = \"60s\"")
 }
 
 /// A phone (SIPp) on `port` that answers with `offer` (the test's RTP socket) and waits for BYE.
@@ -270,72 +214,6 @@ async fn hang_up(grpc: SocketAddr, call_id: &str) {
         ))
         .await
         .expect("hang up");
-}
-
-/// The next agent event matching `pred`, within `timeout`.
-async fn next_event(
-    events: &mut Streaming<AgentEvent>,
-    timeout: Duration,
-    pred: impl Fn(&AgentEv) -> bool,
-) -> AgentEv {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let msg = tokio::time::timeout_at(deadline, events.message())
-            .await
-            .expect("the agent event arrives in time")
-            .expect("the event stream stays open")
-            .expect("the event stream has not ended");
-        if let Some(ev) = msg.event {
-            if pred(&ev) {
-                return ev;
-            }
-        }
-    }
-}
-
-/// Logs `agent` in with its phone at `contact` and makes it available; returns its events.
-async fn log_in(
-    grpc: SocketAddr,
-    agent: &str,
-    token: &str,
-    contact: &str,
-) -> (AgentServiceClient<Channel>, Streaming<AgentEvent>) {
-    let mut desk = AgentServiceClient::connect(format!("http://{grpc}"))
-        .await
-        .unwrap();
-    desk.login(with_token(
-        LoginRequest {
-            agent_id: agent.into(),
-            sip_contact: contact.into(),
-            queues: vec!["support".into()],
-            display_name: agent.to_uppercase(),
-            ..LoginRequest::default()
-        },
-        token,
-    ))
-    .await
-    .expect("log in");
-    let events = desk
-        .events(with_token(
-            EventsRequest {
-                agent_id: agent.into(),
-            },
-            token,
-        ))
-        .await
-        .expect("open the event stream")
-        .into_inner();
-    desk.set_state(with_token(
-        SetStateRequest {
-            agent_id: agent.into(),
-            state: AgentState::Available as i32,
-            reason: String::new(),
-        },
-        token,
-    ))
-    .await
-    .expect("become available");
-    (desk, events)
 }
 
 #[test]
