@@ -2,7 +2,13 @@
 //! menus (none identical to an intent example), recognised by PocketSphinx against a grammar of
 //! the intents' examples, then ranked by the dial plan's intent matcher, as a call does it.
 //!
-//! Prints the figures: `cargo test -p ivr-speech --test asr_accuracy -- --nocapture`.
+//! Prints the figures: `cargo test --release -p ivr-speech --test asr_accuracy -- --nocapture`.
+//! Each figure comes with its tuning half and held-out half (see `held_out`). Environment
+//! variables for trying settings without rebuilding: `IVR_ASR_ARGS="-topn 6"` (decoder
+//! arguments), `IVR_ASR_FEAT="-upperf 3800"` (acoustic front end, `feat.params`),
+//! `IVR_ASR_FRESH=1` (a new decoder per utterance), `IVR_ASR_ALL_VOICES=1` (every paraphrase in
+//! every voice: 280 utterances instead of 56, for tuning with less noise; the assertions
+//! below hold for the default of one voice per paraphrase).
 
 mod asr_audio;
 
@@ -74,11 +80,76 @@ const DELIVERY: &[(&str, &str)] = &[
     ("when will my package arrive", "delivery_status"),
 ];
 
+/// Paraphrases written after the decoder settings were chosen and never used to choose them:
+/// measured once per configuration, as a check that the settings did not just fit the sets above.
+const NEW_BANK: &[(&str, &str)] = &[
+    ("what's the balance of my account", "balance"),
+    ("how much is in my savings", "balance"),
+    ("my debit card was stolen", "lost_card"),
+    ("I can't find my card anywhere", "lost_card"),
+    ("I'd like to move some money", "transfer_money"),
+    ("send money to my checking account", "transfer_money"),
+    ("show my recent payments", "recent_transactions"),
+    ("I want a new pin", "change_pin"),
+    ("what time do you open tomorrow", "opening_hours"),
+    ("put me through to an operator", "agent"),
+    ("could you repeat that please", "repeat"),
+    ("I don't know what to say", "help"),
+    ("goodbye thank you", "goodbye"),
+];
+
+const NEW_DELIVERY: &[(&str, &str)] = &[
+    ("yes that sounds good", "confirm"),
+    ("please come another day", "reschedule"),
+    ("deliver it to my neighbor", "change_address"),
+    ("I never ordered anything", "not_me"),
+    ("where is the driver", "delivery_status"),
+];
+
 const VOICES: &[Voice] = &[US_140, GB_170, US_170, GB_140, US_NOISY];
 
-struct Score {
+/// Right answers out of the utterances of one group.
+#[derive(Default)]
+struct Tally {
     right: usize,
     total: usize,
+}
+
+impl Tally {
+    fn add(&mut self, right: bool) {
+        self.total += 1;
+        self.right += usize::from(right);
+    }
+
+    fn rate(&self) -> f64 {
+        self.right as f64 / self.total.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} = {:.1}%",
+            self.right,
+            self.total,
+            self.rate() * 100.0
+        )
+    }
+}
+
+/// The tuning half is what the voices at 140 and 150 words a minute say (both accents, one
+/// noisy), the held-out half what the voices at 170 say. Each paraphrase is spoken by one voice,
+/// so the halves share no utterance; decoder settings were chosen on the tuning half.
+fn held_out(voice: Voice) -> bool {
+    voice.speed == 170
+}
+
+#[derive(Default)]
+struct Score {
+    whole: Tally,
+    tuning: Tally,
+    held_out: Tally,
     wrong: Vec<String>,
 }
 
@@ -87,20 +158,23 @@ fn score(
     intents: &[FixtureIntent],
     set: &[(&str, &str)],
     offset: usize,
-) -> Score {
+    s: &mut Score,
+) {
     let matcher = Matcher::new("en-US", &specs(intents));
     let phrases: Vec<&str> = intents
         .iter()
         .flat_map(|i| i.examples.iter().copied())
         .collect();
     let grammar = Grammar::phrases("en-US", &phrases);
-    let mut s = Score {
-        right: 0,
-        total: 0,
-        wrong: Vec::new(),
-    };
-    for (i, (said, intent)) in set.iter().enumerate() {
-        let voice = VOICES[(i + offset) % VOICES.len()];
+    // IVR_ASR_ALL_VOICES=1: every paraphrase in every voice (five times the utterances).
+    let all = std::env::var("IVR_ASR_ALL_VOICES").is_ok();
+    let spoken = set.iter().enumerate().flat_map(|(i, item)| {
+        let one = std::iter::once(VOICES[(i + offset) % VOICES.len()]);
+        let every = VOICES.iter().copied();
+        let voices: Vec<Voice> = if all { every.collect() } else { one.collect() };
+        voices.into_iter().map(move |v| (item, v))
+    });
+    for ((said, intent), voice) in spoken {
         let audio = telephone(said, voice);
         let mut stream = engine.open(&grammar).expect("open");
         for f in frames_16k(&audio) {
@@ -108,38 +182,71 @@ fn score(
         }
         let t = stream.finish().expect("finish");
         let best = matcher.rank(&t.text, None).best.map(|b| b.intent);
-        s.total += 1;
-        if best.as_deref() == Some(*intent) {
-            s.right += 1;
+        let right = best.as_deref() == Some(*intent);
+        s.whole.add(right);
+        if held_out(voice) {
+            s.held_out.add(right);
         } else {
+            s.tuning.add(right);
+        }
+        if !right {
             s.wrong.push(format!(
                 "{said:?} ({} {}) heard {:?} (conf {:.2}) -> {best:?}, expected {intent}",
                 voice.name, voice.speed, t.text, t.confidence
             ));
         }
     }
+}
+
+/// Scores the bank and delivery sets (`bank`, `delivery`) and prints the figures.
+fn run_sets(
+    config: PocketSphinxConfig,
+    label: &str,
+    bank: &[(&str, &str)],
+    delivery: &[(&str, &str)],
+) -> Score {
+    let engine = PocketSphinx::open(config).expect("model installed");
+    let mut s = Score::default();
+    score(&engine, BANK_EN, bank, 0, &mut s);
+    score(&engine, DELIVERY_EN, delivery, 1, &mut s);
+    println!(
+        "{label}: top-1 {} (tuning half {}, held-out half {})",
+        s.whole, s.tuning, s.held_out
+    );
+    for w in &s.wrong {
+        println!("  miss: {w}");
+    }
     s
 }
 
 fn run(config: PocketSphinxConfig, label: &str) -> f64 {
-    let engine = PocketSphinx::open(config).expect("model installed");
-    let bank = score(&engine, BANK_EN, BANK, 0);
-    let delivery = score(&engine, DELIVERY_EN, DELIVERY, 1);
-    let right = bank.right + delivery.right;
-    let total = bank.total + delivery.total;
-    let accuracy = right as f64 / total as f64;
-    println!(
-        "{label}: top-1 {right}/{total} = {:.1}% (bank {}/{}, delivery {}/{})",
-        accuracy * 100.0,
-        bank.right,
-        bank.total,
-        delivery.right,
-        delivery.total
-    );
-    for w in bank.wrong.iter().chain(&delivery.wrong) {
-        println!("  miss: {w}");
+    run_sets(config, label, BANK, DELIVERY).whole.rate()
+}
+
+fn configured() -> PocketSphinxConfig {
+    let mut config = PocketSphinxConfig::default();
+    let pairs = |var: &str| -> Option<Vec<(String, String)>> {
+        let args = std::env::var(var).ok()?;
+        let parts: Vec<&str> = args.split_whitespace().collect();
+        Some(
+            parts
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| (c[0].to_string(), c[1].to_string()))
+                .collect(),
+        )
+    };
+    // Settings to try without rebuilding: IVR_ASR_ARGS="-lw 8", IVR_ASR_FEAT="-upperf 3800".
+    if let Some(args) = pairs("IVR_ASR_ARGS") {
+        config.extra_args = args;
     }
-    accuracy
+    if let Some(feat) = pairs("IVR_ASR_FEAT") {
+        config.feat_params = feat;
+    }
+    if std::env::var("IVR_ASR_FRESH").is_ok() {
+        config.max_idle_decoders = 0;
+    }
+    config
 }
 
 #[test]
@@ -155,19 +262,13 @@ fn spoken_paraphrases_reach_the_right_intent_at_the_measured_rate() {
             "{said} is an example"
         );
     }
-    let mut config = PocketSphinxConfig::default();
-    if let Ok(args) = std::env::var("IVR_ASR_ARGS") {
-        let parts: Vec<&str> = args.split_whitespace().collect();
-        config.extra_args = parts
-            .chunks(2)
-            .map(|c| (c[0].to_string(), c[1].to_string()))
-            .collect();
-    }
+    let config = configured();
     let accuracy = run(config, "bigram over the phrases (default)");
-    // Measured 83.9% (47/56); the goal is 90%. This floor catches regressions.
+    // Measured 87.5% (49/56; 83.9% before the bigram discount went from 0.2 to 0.1); the goal
+    // is 90%. This floor (two utterances below) catches regressions.
     assert!(
-        accuracy >= 0.75,
-        "top-1 accuracy {:.1}% < 75%",
+        accuracy >= 0.83,
+        "top-1 accuracy {:.1}% < 83%",
         accuracy * 100.0
     );
 }
@@ -181,7 +282,7 @@ fn whole_phrases_without_the_word_loop_for_comparison() {
         },
         "whole phrases only",
     );
-    // Measured 33.9%: callers' paraphrases mostly have no path through whole phrases.
+    // Measured 37.5%: callers' paraphrases mostly have no path through whole phrases.
     assert!(
         accuracy < 0.6,
         "whole phrases now reach {:.1}%; revisit the default",
@@ -198,10 +299,40 @@ fn phrases_or_a_word_loop_for_comparison() {
         },
         "whole phrases or a word loop",
     );
-    // Measured 53.6%: the free loop inserts short words.
+    // Measured 48.2%: the free loop inserts short words.
     assert!(
         accuracy < 0.8,
         "the word loop now reaches {:.1}%; revisit the default",
         accuracy * 100.0
+    );
+}
+
+#[test]
+fn paraphrases_not_used_for_tuning_reach_the_right_intent_at_the_measured_rate() {
+    for (said, _) in NEW_BANK.iter().chain(NEW_DELIVERY) {
+        let examples = BANK_EN
+            .iter()
+            .chain(DELIVERY_EN)
+            .flat_map(|i| i.examples.iter());
+        assert!(
+            examples.clone().all(|e| !e.eq_ignore_ascii_case(said)),
+            "{said} is an example"
+        );
+        assert!(
+            BANK.iter().chain(DELIVERY).all(|(s, _)| s != said),
+            "{said} is in the tuning sets"
+        );
+    }
+    let s = run_sets(
+        configured(),
+        "paraphrases not used for tuning",
+        NEW_BANK,
+        NEW_DELIVERY,
+    );
+    // Measured 77.8% (14/18), the same with the old and the new bigram discount.
+    assert!(
+        s.whole.rate() >= 0.72,
+        "top-1 accuracy {:.1}% < 72%",
+        s.whole.rate() * 100.0
     );
 }

@@ -76,6 +76,10 @@ pub struct PocketSphinxConfig {
     /// Initial cepstral mean for live normalisation, replacing the model's `-cmninit` (13
     /// comma-separated values); `None` keeps the model's own (for wideband audio).
     pub cmn_init: Option<String>,
+    /// Further replacements of the acoustic model's `feat.params` entries (`("-upperf",
+    /// "3800")`), written into the model overlay with `cmn_init`. PocketSphinx reads these
+    /// from the model directory after the command line, so they cannot go in `extra_args`.
+    pub feat_params: Vec<(String, String)>,
     /// How intent phrases (a grammar with phrases and no slot) become a search.
     pub intent_grammar: IntentGrammar,
     /// Compiled grammars kept per decoder.
@@ -94,6 +98,7 @@ impl Default for PocketSphinxConfig {
             dictionary: PathBuf::from("cmudict-en-us.dict"),
             language_model: PathBuf::from("en-us.lm.bin"),
             cmn_init: Some(TELEPHONE_CMN.to_string()),
+            feat_params: Vec::new(),
             intent_grammar: IntentGrammar::Bigram,
             searches_per_decoder: 32,
             max_idle_decoders: 256,
@@ -207,7 +212,7 @@ impl PocketSphinx {
             }
         }
         let dict = Dictionary::load(&dict_path)?;
-        let work = WorkDir::create(&hmm, config.cmn_init.as_deref())?;
+        let work = WorkDir::create(&hmm, config.cmn_init.as_deref(), &config.feat_params)?;
         let inner = Arc::new(Inner {
             hmm: work.hmm.clone(),
             work_dir: work.dir.clone(),
@@ -613,7 +618,11 @@ struct WorkDir {
 }
 
 impl WorkDir {
-    fn create(hmm: &Path, cmn: Option<&str>) -> Result<WorkDir, AsrError> {
+    fn create(
+        hmm: &Path,
+        cmn: Option<&str>,
+        feat: &[(String, String)],
+    ) -> Result<WorkDir, AsrError> {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "ivr-pocketsphinx-{}-{}",
@@ -628,31 +637,51 @@ impl WorkDir {
             dir: dir.clone(),
             hmm: hmm.to_path_buf(),
         };
-        let Some(cmn) = cmn else {
+        if cmn.is_none() && feat.is_empty() {
             return Ok(work);
-        };
+        }
         let invalid = |path: &Path, reason: String| AsrError::ModelInvalid {
             path: path.to_path_buf(),
             reason,
         };
-        let values: Vec<&str> = cmn.split(',').map(str::trim).collect();
-        if values.len() != 13 || values.iter().any(|v| v.parse::<f32>().is_err()) {
-            return Err(invalid(
-                hmm,
-                format!("cmn_init must be 13 comma-separated numbers, not `{cmn}`"),
-            ));
+        let mut replace: Vec<(&str, String)> = Vec::new();
+        if let Some(cmn) = cmn {
+            let values: Vec<&str> = cmn.split(',').map(str::trim).collect();
+            if values.len() != 13 || values.iter().any(|v| v.parse::<f32>().is_err()) {
+                return Err(invalid(
+                    hmm,
+                    format!("cmn_init must be 13 comma-separated numbers, not `{cmn}`"),
+                ));
+            }
+            replace.push(("-cmninit", values.join(",")));
+        }
+        for (k, v) in feat {
+            if !k.starts_with('-') || k.contains(char::is_whitespace) || v.contains('\n') {
+                return Err(invalid(
+                    hmm,
+                    format!("feat.params entry `{k} {v}` must be `-name value` on one line"),
+                ));
+            }
+            replace.retain(|(r, _)| r != k);
+            replace.push((k.as_str(), v.clone()));
         }
         let params_path = hmm.join("feat.params");
         let params = std::fs::read_to_string(&params_path)
             .map_err(|e| invalid(&params_path, format!("cannot read: {e}")))?;
         let mut text: String = params
             .lines()
-            .filter(|l| !l.trim_start().starts_with("-cmninit"))
+            .filter(|l| {
+                let name = l.split_whitespace().next().unwrap_or("");
+                !replace.iter().any(|(k, _)| *k == name)
+            })
             .flat_map(|l| [l, "\n"])
             .collect();
-        text.push_str("-cmninit ");
-        text.push_str(&values.join(","));
-        text.push('\n');
+        for (k, v) in &replace {
+            text.push_str(k);
+            text.push(' ');
+            text.push_str(v);
+            text.push('\n');
+        }
         let model = dir.join("model");
         std::fs::create_dir_all(&model).map_err(io)?;
         for entry in std::fs::read_dir(hmm).map_err(|e| invalid(hmm, e.to_string()))? {
@@ -737,6 +766,34 @@ mod tests {
         };
         let err = PocketSphinx::open(config).err().unwrap();
         assert!(err.to_string().contains("en-us/no-such.dict"), "{err}");
+    }
+
+    #[test]
+    fn feature_parameter_overrides_replace_the_models_lines_in_the_overlay() {
+        let config = PocketSphinxConfig {
+            feat_params: vec![("-upperf".into(), "6000".into())],
+            ..Default::default()
+        };
+        let ps = PocketSphinx::open(config).unwrap();
+        let params = std::fs::read_to_string(ps.inner.hmm.join("feat.params")).unwrap();
+        let lines: Vec<&str> = params.lines().collect();
+        assert!(lines.contains(&"-upperf 6000"), "{params}");
+        assert!(!params.contains("-upperf 6800"), "{params}");
+        assert!(lines.contains(&"-lowerf 130"), "{params}");
+        assert!(
+            lines.contains(&format!("-cmninit {TELEPHONE_CMN}").as_str()),
+            "{params}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_feature_parameter_is_an_error_naming_it() {
+        let config = PocketSphinxConfig {
+            feat_params: vec![("upperf".into(), "6000".into())],
+            ..Default::default()
+        };
+        let err = PocketSphinx::open(config).err().unwrap();
+        assert!(err.to_string().contains("`upperf 6000`"), "{err}");
     }
 
     #[test]
