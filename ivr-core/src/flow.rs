@@ -597,6 +597,11 @@ impl Flow {
                 }
             })
             .collect();
+        cdr.amd = self
+            .amd
+            .as_ref()
+            .and_then(crate::amd::Screening::verdict)
+            .map(|v| crate::amd::verdict_name(v.kind).to_string());
         match &self.ended_as {
             Some(Ending::Queue(q)) => {
                 cdr.outcome = Some(Outcome::Transferred);

@@ -662,6 +662,7 @@ fn calls(
                 "disposition": c.disposition,
                 "hangup_cause": c.hangup_cause,
                 "hangup_side": c.hangup_side.map(|s| s.as_str()),
+                "amd": c.amd,
             });
             if transcript {
                 let turns = store

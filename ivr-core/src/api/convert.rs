@@ -175,6 +175,7 @@ pub(crate) fn call_record(c: Cdr) -> v1::CallRecord {
             .hangup_side
             .map(|s| s.as_str().to_string())
             .unwrap_or_default(),
+        amd: c.amd.unwrap_or_default(),
         call_id: c.call_id,
     }
 }

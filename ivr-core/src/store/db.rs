@@ -622,9 +622,9 @@ pub(super) async fn finish_call(conn: &mut AnyConnection, cdr: &Cdr) -> Result<(
     sqlx::query(
         "INSERT INTO calls (call_id, direction, from_number, to_number, trunk, started_at, \
          answered_at, ended_at, dial_plan, dial_plan_version, node_path, intents, slots, outcome, \
-         queue, wait_ms, agent_id, talk_ms, disposition, notes, hangup_cause, hangup_side) \
+         queue, wait_ms, agent_id, talk_ms, disposition, notes, hangup_cause, hangup_side, amd) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22) \
+         $18, $19, $20, $21, $22, $23) \
          ON CONFLICT (call_id) DO UPDATE SET direction = excluded.direction, \
          from_number = excluded.from_number, to_number = excluded.to_number, \
          trunk = excluded.trunk, started_at = excluded.started_at, \
@@ -635,7 +635,8 @@ pub(super) async fn finish_call(conn: &mut AnyConnection, cdr: &Cdr) -> Result<(
          agent_id = excluded.agent_id, talk_ms = excluded.talk_ms, \
          disposition = COALESCE(excluded.disposition, calls.disposition), \
          notes = COALESCE(excluded.notes, calls.notes), \
-         hangup_cause = excluded.hangup_cause, hangup_side = excluded.hangup_side",
+         hangup_cause = excluded.hangup_cause, hangup_side = excluded.hangup_side, \
+         amd = excluded.amd",
     )
     .bind(cdr.call_id.as_str())
     .bind(cdr.direction.as_str())
@@ -659,6 +660,7 @@ pub(super) async fn finish_call(conn: &mut AnyConnection, cdr: &Cdr) -> Result<(
     .bind(cdr.notes.as_deref())
     .bind(cdr.hangup_cause.as_deref())
     .bind(cdr.hangup_side.map(HangupSide::as_str))
+    .bind(cdr.amd.as_deref())
     .execute(conn)
     .await
     .map_err(failed("calls"))?;
@@ -812,7 +814,7 @@ fn callback_from_row(row: &AnyRow) -> Result<Callback, StoreError> {
 
 const CDR_COLUMNS: &str = "call_id, direction, from_number, to_number, trunk, started_at, \
     answered_at, ended_at, dial_plan, dial_plan_version, node_path, intents, slots, outcome, \
-    queue, wait_ms, agent_id, talk_ms, disposition, notes, hangup_cause, hangup_side";
+    queue, wait_ms, agent_id, talk_ms, disposition, notes, hangup_cause, hangup_side, amd";
 
 fn cdr_from_row(row: &AnyRow) -> Result<Cdr, StoreError> {
     const T: &str = "calls";
@@ -847,6 +849,7 @@ fn cdr_from_row(row: &AnyRow) -> Result<Cdr, StoreError> {
         hangup_side: side
             .map(|s| HangupSide::parse(&s).ok_or_else(|| bad_value(T, "hangup_side", &s)))
             .transpose()?,
+        amd: get(row, T, "amd")?,
     })
 }
 
@@ -1731,6 +1734,7 @@ mod tests {
         cdr.talk_ms = 60_000;
         cdr.hangup_cause = Some("normal_clearing".into());
         cdr.hangup_side = Some(HangupSide::Caller);
+        cdr.amd = Some("human".into());
         cdr
     }
 

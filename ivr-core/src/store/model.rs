@@ -203,6 +203,9 @@ pub struct Cdr {
     pub hangup_cause: Option<String>,
     /// Who hung up.
     pub hangup_side: Option<HangupSide>,
+    /// The answering-machine verdict of an outbound call screened by its plan: `human`,
+    /// `machine` or `unknown`.
+    pub amd: Option<String>,
 }
 
 impl Cdr {
@@ -231,6 +234,7 @@ impl Cdr {
             notes: None,
             hangup_cause: None,
             hangup_side: None,
+            amd: None,
         }
     }
 }

@@ -166,6 +166,13 @@ CREATE UNIQUE INDEX campaign_attempts_once ON campaign_attempts (contact_id, att
 CREATE INDEX campaign_attempts_outcome ON campaign_attempts (campaign_id, outcome)
 "#,
     },
+    Migration {
+        version: 4,
+        name: "answering-machine verdict on call records",
+        sql: r#"
+ALTER TABLE calls ADD COLUMN amd TEXT
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

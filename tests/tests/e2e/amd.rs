@@ -12,7 +12,7 @@ use std::time::Instant;
 use ivr_tests::codec::G711;
 use ivr_tests::{audio, binary, ports, Engine, EngineOptions, Offer, RtpPeer, Sipp};
 
-use super::secs;
+use super::{ms, secs};
 
 const ADMIN: &str = "admin-token-0123456789";
 
@@ -210,6 +210,25 @@ fn a_person_who_says_hello_is_human_and_hears_the_person_branch() {
     );
     let hangup = s.engine.wait_event("hangup", secs(10), |_| true);
     assert_eq!(hangup.str("cause"), Some("plan"), "{hangup}");
+    // The verdict is in the call record.
+    let store = s.engine.data_dir().join("ivr.db");
+    let deadline = Instant::now() + secs(10);
+    loop {
+        let out = std::process::Command::new(ivr_tests::binary())
+            .args(["calls", "--store"])
+            .arg(&store)
+            .output()
+            .expect("run ivr calls");
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains("\"amd\":\"human\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no verdict in the call record: {text}"
+        );
+        std::thread::sleep(ms(200));
+    }
 }
 
 #[test]
