@@ -216,3 +216,149 @@ fn a_campaign_calls_everyone_once_across_a_restart_and_records_what_they_chose()
     );
     drop(second);
 }
+
+const ASSIST_PLAN: &str = r#"
+version: 1
+name: assist
+language: en-US
+start: hello
+nodes:
+  hello:
+    say: "Hello, this is about your order. Connecting you to an agent."
+    enqueue: support
+"#;
+
+#[test]
+fn an_agent_assisted_campaign_dials_only_when_an_agent_is_free() {
+    use ivr_proto::v1::agent_event::Event as AgentEv;
+    use ivr_proto::v1::AcceptRequest;
+
+    let plans = tempfile::tempdir().unwrap();
+    std::fs::write(plans.path().join("assist.yaml"), ASSIST_PLAN).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let store = data.path().join("ivr.db").to_string_lossy().into_owned();
+    let csv = plans.path().join("contacts.csv");
+    std::fs::write(&csv, "number\n+14155550201\n+14155550202\n").unwrap();
+    let callee_port = ports::free_sip_port("127.0.0.1");
+    let agent_port = ports::free_sip_port("127.0.0.1");
+    let callee = Sipp::new("callee_answers", "127.0.0.1:9".parse().unwrap())
+        .local_port(callee_port)
+        .calls(2)
+        .template("KEYS", "")
+        .template("HOLD", "20000")
+        .timeout(secs(60))
+        .spawn();
+    let engine = Engine::start(EngineOptions {
+        plans: Some(plans.path().to_path_buf()),
+        data: Some(data.path().to_path_buf()),
+        extra_toml: format!(
+            r#"
+[[trunks]]
+name = "carrier"
+allow = ["127.0.0.2"]
+[trunks.outbound]
+proxy = "127.0.0.1:{callee_port}"
+
+[api]
+listen = "127.0.0.1:0"
+tokens = [ {{ token = "{ANN}", principal = "ann", role = "agent" }} ]
+
+[acd]
+[[acd.queues]]
+name = "support"
+wrap_up = "1s"
+"#,
+            ANN = super::center::ANN
+        ),
+        ..EngineOptions::default()
+    });
+    campaign(&[
+        "create",
+        "--name",
+        "assist",
+        "--plan",
+        "assist",
+        "--contacts",
+        &csv.to_string_lossy(),
+        "--queue",
+        "support",
+        "--rate",
+        "10",
+        "--concurrent",
+        "5",
+        "--window",
+        "00:00-23:59",
+        "--days",
+        "all",
+        "--store",
+        &store,
+    ]);
+    // Nobody is logged in: nobody is called.
+    std::thread::sleep(secs(3));
+    assert!(
+        engine.events_named("outbound").is_empty(),
+        "dialled with no agent free:\n{}",
+        engine.events_text()
+    );
+
+    // One agent, whose phone hangs up after a short talk: one call at a time.
+    let agent_phone = Sipp::new("agent_hangs_up", engine.sip_udp)
+        .local_port(agent_port)
+        .calls(2)
+        .template("TALK", "1500")
+        .timeout(secs(60))
+        .spawn();
+    let grpc = engine.grpc.expect("the gRPC address");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let contact = format!("sip:ann@127.0.0.1:{agent_port}");
+        let (mut desk, mut events) =
+            super::center::log_in(grpc, "ann", super::center::ANN, &contact).await;
+        for _ in 0..2 {
+            let AgentEv::Offer(offer) = super::center::next_event(&mut events, secs(20), |e| {
+                matches!(e, AgentEv::Offer(_))
+            })
+            .await
+            else {
+                unreachable!()
+            };
+            desk.accept(super::center::with_token(
+                AcceptRequest {
+                    agent_id: "ann".into(),
+                    offer_id: offer.offer_id,
+                },
+                super::center::ANN,
+            ))
+            .await
+            .expect("accept");
+            super::center::next_event(&mut events, secs(20), |e| {
+                matches!(e, AgentEv::WrapUpEnded(_))
+            })
+            .await;
+        }
+    });
+    wait_until("the campaign completes", secs(30), || {
+        status(&store)["state"] == "completed"
+    });
+    // The second callee was dialled only once the first call had ended.
+    let placed: Vec<_> = engine.events_named("outbound");
+    assert_eq!(placed.len(), 2, "{}", engine.events_text());
+    let first_ended = engine
+        .events_named("hangup")
+        .into_iter()
+        .find(|e| e.call_id() == placed[0].call_id())
+        .expect("the first call ended");
+    assert!(
+        placed[1].str("ts") > first_ended.str("ts"),
+        "the second call was placed while the only agent was busy:\n{}",
+        engine.events_text()
+    );
+    let done = status(&store);
+    assert_eq!(done["progress"]["outcomes"]["answered_human"], 2, "{done}");
+    drop(callee.wait());
+    drop(agent_phone.wait());
+}
