@@ -94,6 +94,11 @@ pub enum Control {
         /// Where progress goes (created, ringing, answered or failed).
         progress: mpsc::Sender<ivr_proto::v1::OriginateProgress>,
     },
+    /// A supervisor's phone rang too long: cancel it.
+    MonitorRingTimeout {
+        /// The monitoring session.
+        monitor_id: String,
+    },
     /// An outbound call was not answered in time: cancel it.
     OriginateTimeout {
         /// The call.
@@ -117,6 +122,9 @@ pub enum Control {
         reply: tokio::sync::oneshot::Sender<Result<(), crate::monitor::MonitorError>>,
     },
 }
+
+/// How long a supervisor's phone may ring before monitoring is given up.
+const MONITOR_RING_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An outbound call not answered yet.
 struct Dialing {
@@ -395,6 +403,17 @@ impl Signalling {
                     Control::DialMonitor { order, reply } => { let _ = reply.send(self.dial_monitor(order)); }
                     Control::DropMonitor { monitor_id, reply } => { let _ = reply.send(self.stop_monitor(&monitor_id)); }
                     Control::Originate { order, progress } => self.originate(order, progress),
+                    Control::MonitorRingTimeout { monitor_id } => {
+                        let ringing = self
+                            .monitors
+                            .find(&monitor_id)
+                            .and_then(|key| self.monitors.get_mut(key))
+                            .filter(|leg| leg.ports.is_some())
+                            .map(|leg| leg.call_id.clone());
+                        if let Some(call_id) = ringing {
+                            self.drop_monitor(&call_id, "no_answer");
+                        }
+                    }
                     Control::OriginateTimeout { call } => {
                         if let Some(d) = self.dialing.get_mut(&call) {
                             d.timed_out = true;
@@ -1543,6 +1562,12 @@ impl Signalling {
                 local,
             },
         );
+        let control = self.control_tx.clone();
+        let id = monitor_id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(MONITOR_RING_TIMEOUT).await;
+            let _ = control.send(Control::MonitorRingTimeout { monitor_id: id });
+        });
         Ok(MonitorStarted {
             monitor_id,
             mode: order.mode,
