@@ -252,6 +252,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             ring_timeout: std::time::Duration::from_secs(30),
             draining: stop.clone(),
             board: center.as_ref().map(|(_, b)| b.clone()),
+            plans: plans.as_ref().map(|(r, _)| r.clone()),
         }
         .spawn();
         dialer = Some((stop, task));

@@ -52,6 +52,9 @@ pub struct Dialer {
     pub draining: Arc<AtomicBool>,
     /// The call center's figures (for agent-assisted campaigns), when queues are configured.
     pub board: Option<watch::Receiver<WallboardSnapshot>>,
+    /// The loaded dial plans: a campaign whose plan is not among them waits (its contacts keep
+    /// their attempts) until a reload brings it.
+    pub plans: Option<Arc<crate::plans::PlanRegistry>>,
 }
 
 /// How many calls of an agent-assisted campaign may be on their way to an agent (ringing, in
@@ -167,6 +170,7 @@ impl Dialer {
         let (tx, mut rx) = mpsc::unbounded_channel::<Ended>();
         let mut in_flight = 0usize;
         let unconnected = Arc::new(AtomicUsize::new(0));
+        let mut plan_missing = false;
         let mut draining = false;
         let mut check = Instant::now();
         loop {
@@ -176,7 +180,16 @@ impl Dialer {
                 self.follow_operator(&mut runner, id).await?;
             }
             draining |= self.draining.load(Ordering::Relaxed);
-            if !draining && runner.campaign().state() == RunState::Running {
+            let plan_loaded = self.plan_loaded(&config.plan);
+            if plan_loaded == plan_missing {
+                plan_missing = !plan_loaded;
+                if plan_missing {
+                    warn!(campaign = id, plan = %config.plan, "the campaign's dial plan is not loaded: nobody is called until it is (add it to the plans folder and reload)");
+                } else {
+                    info!(campaign = id, plan = %config.plan, "the campaign's dial plan is loaded: dialling");
+                }
+            }
+            if !draining && !plan_missing && runner.campaign().state() == RunState::Running {
                 let cap = match (&config.queue, &self.board) {
                     (None, _) => usize::MAX,
                     (Some(queue), Some(board)) => {
@@ -224,6 +237,13 @@ impl Dialer {
                 () = tokio::time::sleep_until(wake.into()) => {}
             }
         }
+    }
+
+    /// Whether the dial plan named `plan` is loaded (always, without a plan registry).
+    fn plan_loaded(&self, plan: &str) -> bool {
+        self.plans
+            .as_ref()
+            .is_none_or(|r| r.current().plans().any(|p| p.name() == plan))
     }
 
     /// Applies a pause, resume or stop written to the store (`ivr campaign pause|resume|stop`).

@@ -362,3 +362,37 @@ wrap_up = "1s"
     drop(callee.wait());
     drop(agent_phone.wait());
 }
+
+#[test]
+fn a_campaign_whose_plan_is_not_loaded_calls_nobody_and_keeps_its_contacts() {
+    let plans = tempfile::tempdir().unwrap();
+    std::fs::write(plans.path().join("reminder.yaml"), PLAN).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let store = data.path().join("ivr.db").to_string_lossy().into_owned();
+    let csv = plans.path().join("contacts.csv");
+    std::fs::write(&csv, "number\n+14155550301\n+14155550302\n").unwrap();
+    let engine = engine(plans.path(), data.path(), ports::free_sip_port("127.0.0.1"));
+    campaign(&[
+        "create",
+        "--name",
+        "typo",
+        "--plan",
+        "remindr",
+        "--contacts",
+        &csv.to_string_lossy(),
+        "--window",
+        "00:00-23:59",
+        "--days",
+        "all",
+        "--store",
+        &store,
+    ]);
+    wait_until("the engine names the missing plan", secs(10), || {
+        engine.stderr().contains("dial plan is not loaded")
+    });
+    std::thread::sleep(secs(2));
+    let p = &status(&store)["progress"];
+    assert_eq!(p["attempts"], 0, "{p}");
+    assert_eq!(p["pending"], 2, "{p}");
+    assert!(engine.events_named("outbound").is_empty());
+}
