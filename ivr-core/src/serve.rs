@@ -107,6 +107,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 .filter(|_| config.recording.enabled)
                 .map(|pool| {
                     crate::qa::agent_leg::AgentTranscriber::new(pool, keyring.clone(), "en-US")
+                        .with_redaction(stored_redaction(&config.privacy))
                 }),
         );
     }

@@ -118,6 +118,13 @@ impl AgentTranscriber {
         }
     }
 
+    /// Masks what `config` masks in the stored turns instead (the engine's stored-record
+    /// redaction: `[privacy] store_unredacted`).
+    pub fn with_redaction(mut self, config: RedactConfig) -> AgentTranscriber {
+        self.redactor = Arc::new(Redactor::new(config));
+        self
+    }
+
     /// The agent's turns of a finished call: its recording at `recording` (plain or sealed) is
     /// read from the first `agent_connected` event in `events` on; the turns are numbered from
     /// `first_seq` and timed from the call's answer.
