@@ -39,7 +39,9 @@ pub fn normalize_into(text: &str, out: &mut String) {
                 word_start = out.len();
                 in_word = true;
             }
-            for l in c.to_lowercase() {
+            // Only letters and digits of the lower case: `İ` lower-cases to `i` plus a
+            // combining dot, which would end the word when the text is normalised again.
+            for l in c.to_lowercase().filter(|l| l.is_alphanumeric()) {
                 out.push(l);
             }
         } else if in_word && is_apostrophe(c) && next.is_some_and(|n| n.is_alphabetic()) {
@@ -163,6 +165,12 @@ pub fn is_han(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_capital_i_with_a_dot_lower_cases_to_a_plain_i_once_and_for_all() {
+        assert_eq!(normalize("İstanbul"), "istanbul");
+        assert_eq!(normalize(&normalize("İ")), normalize("İ"));
+    }
     use super::*;
 
     #[test]
