@@ -283,7 +283,8 @@ pub(crate) fn invite(
     })
 }
 
-/// The SDP answer to a re-INVITE `body` from the supervisor's phone, if it is acceptable.
+/// The SDP answer to a re-INVITE `body` from a phone the engine dialled (an agent's or a
+/// supervisor's), if it is acceptable.
 pub(crate) fn reinvite_answer(body: &[u8], local: &LocalMedia) -> Option<Bytes> {
     let offer = SessionDescription::parse(std::str::from_utf8(body).ok()?).ok()?;
     let n = sdp::negotiate(&offer, local).ok()?;

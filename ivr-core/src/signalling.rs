@@ -1189,6 +1189,17 @@ impl Signalling {
         }
     }
 
+    /// Answers a re-INVITE on a leg the engine dialled: 200 with `answer`, or 488 when the
+    /// offer was unusable.
+    fn answer_reinvite(&mut self, now: Instant, txn: ServerTxnKey, answer: Option<Bytes>) {
+        match answer {
+            Some(a) => self
+                .endpoint
+                .respond(now, txn, 200, &[], Some(("application/sdp", a))),
+            None => self.endpoint.respond(now, txn, 488, &[], None),
+        }
+    }
+
     /// The engine's media on `port`: both G.711 codecs and telephone events — what it answers
     /// a caller's offer from, and offers in the INVITEs it sends (agents, supervisors, callees).
     fn offer_media(&self, port: u16) -> LocalMedia {
@@ -1284,20 +1295,8 @@ impl Signalling {
                 let Some(leg) = self.legs.get_mut(&call) else {
                     return;
                 };
-                let answer = std::str::from_utf8(&request.body)
-                    .ok()
-                    .and_then(|t| SessionDescription::parse(t).ok())
-                    .and_then(|offer| {
-                        let n = sdp::negotiate(&offer, &leg.local).ok()?;
-                        Some(Bytes::from(sdp::answer(&offer, &leg.local, &n).to_string()))
-                    });
-                match answer {
-                    Some(a) => {
-                        self.endpoint
-                            .respond(now, txn, 200, &[], Some(("application/sdp", a)))
-                    }
-                    None => self.endpoint.respond(now, txn, 488, &[], None),
-                }
+                let answer = crate::monitor::reinvite_answer(&request.body, &leg.local);
+                self.answer_reinvite(now, txn, answer);
             }
             _ => {}
         }
@@ -1668,13 +1667,7 @@ impl Signalling {
                     .monitors
                     .get_mut(call)
                     .and_then(|leg| crate::monitor::reinvite_answer(&request.body, &leg.local));
-                match answer {
-                    Some(a) => {
-                        self.endpoint
-                            .respond(now, txn, 200, &[], Some(("application/sdp", a)))
-                    }
-                    None => self.endpoint.respond(now, txn, 488, &[], None),
-                }
+                self.answer_reinvite(now, txn, answer);
             }
             _ => {}
         }

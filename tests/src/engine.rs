@@ -64,6 +64,15 @@ impl Default for EngineOptions {
     }
 }
 
+/// Configuration of a trunk `carrier` whose outbound calls go to a SIPp phone on
+/// `127.0.0.1:proxy_port` (calling number `+15550100`), for `EngineOptions::extra_toml`.
+pub fn outbound_trunk(proxy_port: u16) -> String {
+    format!(
+        "[[trunks]]\nname = \"carrier\"\nallow = [\"127.0.0.2\"]\n[trunks.outbound]\n\
+         proxy = \"127.0.0.1:{proxy_port}\"\ncaller_id = \"+15550100\"\n"
+    )
+}
+
 /// One line of `DATA/events.jsonl`.
 #[derive(Debug, Clone)]
 pub struct Event(pub Value);

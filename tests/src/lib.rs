@@ -35,7 +35,7 @@ pub mod sipp;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use engine::{binary, Engine, EngineOptions, Event};
+pub use engine::{binary, outbound_trunk, Engine, EngineOptions, Event};
 pub use rtp::{Received, RtpPacket, RtpPeer};
 pub use sip::SipMessage;
 pub use sipp::{Offer, Sipp, SippChild, SippRun, Transport};

@@ -45,12 +45,7 @@ fn engine(callee_port: u16) -> (tempfile::TempDir, Engine) {
         plans: Some(dir.path().to_path_buf()),
         extra_toml: format!(
             r#"
-[[trunks]]
-name = "carrier"
-allow = ["127.0.0.2"]
-[trunks.outbound]
-proxy = "127.0.0.1:{callee_port}"
-caller_id = "+15550100"
+{trunk}
 
 [api]
 listen = "127.0.0.1:0"
@@ -58,7 +53,8 @@ tokens = [ {{ token = "{ADMIN}", principal = "root", role = "admin" }} ]
 
 [amd]
 beep_timeout = "8s"
-"#
+"#,
+            trunk = ivr_tests::outbound_trunk(callee_port)
         ),
         ..EngineOptions::default()
     });

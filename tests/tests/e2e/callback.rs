@@ -12,7 +12,7 @@ use ivr_proto::v1::agent_event::Event as AgentEv;
 use ivr_proto::v1::{HangupRequest, QueryCallsRequest};
 use ivr_tests::{ports, Engine, EngineOptions, Sipp};
 
-use super::center::{call_and_key, log_in, next_event, with_token, ADMIN, ANN, PLAN};
+use super::center::{call_and_key, log_in, next_event, next_offer, with_token, ADMIN, ANN, PLAN};
 use super::{ms, secs};
 
 /// The help-desk plan's engine with a call-back queue and a trunk whose outbound proxy (where
@@ -24,12 +24,7 @@ fn engine(plans: &Path, data: &Path, phone_port: u16) -> Engine {
         data: Some(data.to_path_buf()),
         extra_toml: format!(
             r#"
-[[trunks]]
-name = "carrier"
-allow = ["127.0.0.2"]
-[trunks.outbound]
-proxy = "127.0.0.1:{phone_port}"
-caller_id = "+15550100"
+{trunk}
 
 [api]
 listen = "127.0.0.1:0"
@@ -43,7 +38,8 @@ tokens = [
 name = "support"
 callback = true
 callback_timeout = "20s"
-"#
+"#,
+            trunk = ivr_tests::outbound_trunk(phone_port)
         ),
         ..EngineOptions::default()
     })
@@ -99,11 +95,7 @@ fn a_caller_called_back_after_a_restart_keeps_their_place_and_reaches_an_agent()
     rt.block_on(async {
         let contact = format!("sip:ann@127.0.0.1:{agent_port}");
         let (_desk, mut events) = log_in(grpc, "ann", ANN, &contact).await;
-        let AgentEv::Offer(offer) =
-            next_event(&mut events, secs(20), |e| matches!(e, AgentEv::Offer(_))).await
-        else {
-            unreachable!()
-        };
+        let offer = next_offer(&mut events, secs(20)).await;
         assert_eq!(
             offer.context.get("callback").map(String::as_str),
             Some("true")

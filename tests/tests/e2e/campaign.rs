@@ -44,13 +44,9 @@ fn engine(plans: &Path, data: &Path, phone_port: u16) -> Engine {
         max_calls: 16,
         extra_toml: format!(
             r#"
-[[trunks]]
-name = "carrier"
-allow = ["127.0.0.2"]
-[trunks.outbound]
-proxy = "127.0.0.1:{phone_port}"
-caller_id = "+15550100"
-"#
+{trunk}
+"#,
+            trunk = ivr_tests::outbound_trunk(phone_port)
         ),
         ..EngineOptions::default()
     })
@@ -253,11 +249,7 @@ fn an_agent_assisted_campaign_dials_only_when_an_agent_is_free() {
         data: Some(data.path().to_path_buf()),
         extra_toml: format!(
             r#"
-[[trunks]]
-name = "carrier"
-allow = ["127.0.0.2"]
-[trunks.outbound]
-proxy = "127.0.0.1:{callee_port}"
+{trunk}
 
 [api]
 listen = "127.0.0.1:0"
@@ -268,6 +260,7 @@ tokens = [ {{ token = "{ANN}", principal = "ann", role = "agent" }} ]
 name = "support"
 wrap_up = "1s"
 "#,
+            trunk = ivr_tests::outbound_trunk(callee_port),
             ANN = super::center::ANN
         ),
         ..EngineOptions::default()

@@ -126,6 +126,37 @@ pub(super) async fn next_event(
     }
 }
 
+/// The next offer on `events`, within `timeout`.
+pub(super) async fn next_offer(
+    events: &mut Streaming<AgentEvent>,
+    timeout: Duration,
+) -> ivr_proto::v1::Offer {
+    match next_event(events, timeout, |e| matches!(e, AgentEv::Offer(_))).await {
+        AgentEv::Offer(o) => o,
+        _ => unreachable!("next_event returns what the predicate accepts"),
+    }
+}
+
+/// `agent` (with `token`) accepts `offer_id`; returns once the agent's phone is connected.
+pub(super) async fn accept_until_connected(
+    desk: &mut AgentServiceClient<tonic::transport::Channel>,
+    events: &mut Streaming<AgentEvent>,
+    agent: &str,
+    token: &str,
+    offer_id: &str,
+) {
+    desk.accept(with_token(
+        AcceptRequest {
+            agent_id: agent.into(),
+            offer_id: offer_id.into(),
+        },
+        token,
+    ))
+    .await
+    .expect("accept the offer");
+    next_event(events, secs(10), |e| matches!(e, AgentEv::Connected(_))).await;
+}
+
 /// Logs `agent` in with its phone at `contact` and makes it available; returns its events.
 pub(super) async fn log_in(
     grpc: std::net::SocketAddr,
@@ -426,10 +457,7 @@ fn an_unanswered_offer_moves_on_and_pauses_the_agent_and_an_agent_who_hangs_up_e
             log_in(grpc, "bob", BOB, &format!("sip:bob@127.0.0.1:{phone_port}")).await;
 
         let (caller, _engine_rtp, sipp) = call_and_key(&engine, "4217", 30_000);
-        let first = match next_event(&mut ann, secs(20), |e| matches!(e, AgentEv::Offer(_))).await {
-            AgentEv::Offer(o) => o,
-            _ => unreachable!(),
-        };
+        let first = next_offer(&mut ann, secs(20)).await;
         let withdrawn = match next_event(&mut ann, secs(5), |e| {
             matches!(e, AgentEv::OfferWithdrawn(_))
         })
@@ -453,22 +481,9 @@ fn an_unanswered_offer_moves_on_and_pauses_the_agent_and_an_agent_who_hangs_up_e
         assert!(paused.reason.contains("ring-no-answer"), "{paused:?}");
 
         // The call moves on to Bob, who answers.
-        let offer = match next_event(&mut bob, secs(5), |e| matches!(e, AgentEv::Offer(_))).await {
-            AgentEv::Offer(o) => o,
-            _ => unreachable!(),
-        };
+        let offer = next_offer(&mut bob, secs(5)).await;
         assert_eq!(offer.call_id, first.call_id);
-        bob_desk
-            .accept(with_token(
-                AcceptRequest {
-                    agent_id: "bob".into(),
-                    offer_id: offer.offer_id,
-                },
-                BOB,
-            ))
-            .await
-            .expect("accept");
-        next_event(&mut bob, secs(10), |e| matches!(e, AgentEv::Connected(_))).await;
+        accept_until_connected(&mut bob_desk, &mut bob, "bob", BOB, &offer.offer_id).await;
 
         // On hold the caller hears the hold audio; off hold, the (silent) agent again.
         let hold = ivr_proto::v1::HoldRequest {
@@ -564,22 +579,8 @@ fn an_agent_hands_the_caller_straight_to_a_colleague_with_a_note() {
         )
         .await;
         let (_caller, _rtp, sipp) = call_and_key(&engine, "4217", 30_000);
-        let AgentEv::Offer(offer) =
-            next_event(&mut ann, secs(20), |e| matches!(e, AgentEv::Offer(_))).await
-        else {
-            unreachable!()
-        };
-        ann_desk
-            .accept(with_token(
-                AcceptRequest {
-                    agent_id: "ann".into(),
-                    offer_id: offer.offer_id,
-                },
-                ANN,
-            ))
-            .await
-            .expect("accept");
-        next_event(&mut ann, secs(10), |e| matches!(e, AgentEv::Connected(_))).await;
+        let offer = next_offer(&mut ann, secs(20)).await;
+        accept_until_connected(&mut ann_desk, &mut ann, "ann", ANN, &offer.offer_id).await;
 
         // Ann hands the caller to Bob by name, with a note.
         ann_desk
@@ -606,11 +607,7 @@ fn an_agent_hands_the_caller_straight_to_a_colleague_with_a_note() {
             matches!(e, AgentEv::WrapUpStarted(_))
         })
         .await;
-        let AgentEv::Offer(to_bob) =
-            next_event(&mut bob, secs(5), |e| matches!(e, AgentEv::Offer(_))).await
-        else {
-            unreachable!()
-        };
+        let to_bob = next_offer(&mut bob, secs(5)).await;
         assert_eq!(to_bob.call_id, offer.call_id);
         assert_eq!(
             to_bob.context.get("transfer_note").map(String::as_str),
@@ -623,17 +620,7 @@ fn an_agent_hands_the_caller_straight_to_a_colleague_with_a_note() {
                 .any(|s| s.name == "customer" && s.value == "4217"),
             "{to_bob:?}"
         );
-        bob_desk
-            .accept(with_token(
-                AcceptRequest {
-                    agent_id: "bob".into(),
-                    offer_id: to_bob.offer_id,
-                },
-                BOB,
-            ))
-            .await
-            .expect("bob accepts");
-        next_event(&mut bob, secs(10), |e| matches!(e, AgentEv::Connected(_))).await;
+        accept_until_connected(&mut bob_desk, &mut bob, "bob", BOB, &to_bob.offer_id).await;
 
         // A paused colleague cannot be handed a call.
         let busy = bob_desk

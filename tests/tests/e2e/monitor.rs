@@ -10,17 +10,16 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use ivr_proto::v1::admin_service_client::AdminServiceClient;
-use ivr_proto::v1::agent_event::Event as AgentEv;
 use ivr_proto::v1::supervisor_service_client::SupervisorServiceClient;
-use ivr_proto::v1::{
-    AcceptRequest, HangupRequest, MonitorMode, MonitorRequest, StopMonitorRequest,
-};
+use ivr_proto::v1::{HangupRequest, MonitorMode, MonitorRequest, StopMonitorRequest};
 use ivr_tests::codec::{self, G711};
 use ivr_tests::{ports, Engine, Offer, RtpPeer, Sipp, SippChild};
 use tonic::transport::Channel;
 use tonic::Code;
 
-use super::center::{log_in, next_event, with_token, ADMIN, ANN, SUPERVISOR};
+use super::center::{
+    accept_until_connected, log_in, next_offer, with_token, ADMIN, ANN, SUPERVISOR,
+};
 use super::{ms, secs};
 
 const CALLER_HZ: f64 = 600.0;
@@ -265,11 +264,7 @@ fn a_supervisor_listens_then_whispers_to_the_agent_then_barges_in_and_stops() {
             .unwrap();
 
         let (mut caller, caller_sipp) = queued_caller(&engine);
-        let offer =
-            match next_event(&mut events, secs(20), |e| matches!(e, AgentEv::Offer(_))).await {
-                AgentEv::Offer(o) => o,
-                _ => unreachable!(),
-            };
+        let offer = next_offer(&mut events, secs(20)).await;
         let call_id = offer.call_id.clone();
 
         // Refusals: not bridged yet, unknown call, no mode, a contact by name, an agent's token.
@@ -322,19 +317,7 @@ fn a_supervisor_listens_then_whispers_to_the_agent_then_barges_in_and_stops() {
             refused(monitor(&mut sup, &call_id, MonitorMode::Listen, &super_contact, ANN).await);
         assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
 
-        desk.accept(with_token(
-            AcceptRequest {
-                agent_id: "ann".into(),
-                offer_id: offer.offer_id.clone(),
-            },
-            ANN,
-        ))
-        .await
-        .expect("accept the offer");
-        next_event(&mut events, secs(10), |e| {
-            matches!(e, AgentEv::Connected(_))
-        })
-        .await;
+        accept_until_connected(&mut desk, &mut events, "ann", ANN, &offer.offer_id).await;
 
         // Bridged, nobody monitoring: caller and agent hear each other.
         let (from, to) = talk(&mut [&mut caller, &mut agent]);
@@ -561,25 +544,9 @@ fn a_supervisor_who_hangs_up_leaves_the_call_talking_and_the_end_of_the_call_han
             .await
             .unwrap();
         let (mut caller, caller_sipp) = queued_caller(&engine);
-        let offer =
-            match next_event(&mut events, secs(20), |e| matches!(e, AgentEv::Offer(_))).await {
-                AgentEv::Offer(o) => o,
-                _ => unreachable!(),
-            };
+        let offer = next_offer(&mut events, secs(20)).await;
         let call_id = offer.call_id.clone();
-        desk.accept(with_token(
-            AcceptRequest {
-                agent_id: "ann".into(),
-                offer_id: offer.offer_id.clone(),
-            },
-            ANN,
-        ))
-        .await
-        .expect("accept the offer");
-        next_event(&mut events, secs(10), |e| {
-            matches!(e, AgentEv::Connected(_))
-        })
-        .await;
+        accept_until_connected(&mut desk, &mut events, "ann", ANN, &offer.offer_id).await;
 
         let first = monitor(
             &mut sup,

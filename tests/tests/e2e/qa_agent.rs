@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use ivr_proto::v1::admin_service_client::AdminServiceClient;
-use ivr_proto::v1::agent_event::Event as AgentEv;
-use ivr_proto::v1::{AcceptRequest, HangupRequest};
+use ivr_proto::v1::HangupRequest;
 use ivr_tests::codec::G711;
 use ivr_tests::{audio, ports, Engine, EngineOptions, Offer, RtpPeer, Sipp};
 use serde_json::Value;
 
-use super::center::{call_and_key, log_in, next_event, with_token, ADMIN, ANN, PLAN};
+use super::center::{
+    accept_until_connected, call_and_key, log_in, next_offer, with_token, ADMIN, ANN, PLAN,
+};
 use super::{ms, secs};
 
 /// The agent's closing: PocketSphinx gets these words right from espeak-ng's voice.
@@ -118,24 +119,8 @@ fn the_agents_words_from_the_recording_are_scored_after_a_bridged_call() {
     let call_id = rt.block_on(async {
         let (mut desk, mut events) = log_in(grpc, "ann", ANN, &contact).await;
         let (mut caller, engine_rtp, sipp) = call_and_key(&engine, "4217", 60_000);
-        let offer =
-            match next_event(&mut events, secs(20), |e| matches!(e, AgentEv::Offer(_))).await {
-                AgentEv::Offer(o) => o,
-                _ => unreachable!(),
-            };
-        desk.accept(with_token(
-            AcceptRequest {
-                agent_id: "ann".into(),
-                offer_id: offer.offer_id.clone(),
-            },
-            ANN,
-        ))
-        .await
-        .expect("accept the offer");
-        next_event(&mut events, secs(10), |e| {
-            matches!(e, AgentEv::Connected(_))
-        })
-        .await;
+        let offer = next_offer(&mut events, secs(20)).await;
+        accept_until_connected(&mut desk, &mut events, "ann", ANN, &offer.offer_id).await;
 
         // The caller asks; the engine relays it to the agent's socket, which learns where to
         // send from it; then the agent answers and closes.
