@@ -42,6 +42,10 @@ fn main() {
             .collect();
         println!("decoder arguments: {args}");
     }
+    if std::env::var("IVR_ASR_FAST").as_deref() == Ok("0") {
+        config.fast_scoring = false;
+        println!("the library's own acoustic scorer");
+    }
     let engine = PocketSphinx::open(config).expect("model installed");
     println!(
         "engine open (dictionary index + first decoder): {:.0} ms",

@@ -6,7 +6,8 @@
 //! Each figure comes with its tuning half and held-out half (see `held_out`). Environment
 //! variables for trying settings without rebuilding: `IVR_ASR_ARGS="-topn 6"` (decoder
 //! arguments), `IVR_ASR_FEAT="-upperf 3800"` (acoustic front end, `feat.params`),
-//! `IVR_ASR_FRESH=1` (a new decoder per utterance), `IVR_ASR_ALL_VOICES=1` (every paraphrase in
+//! `IVR_ASR_FRESH=1` (a new decoder per utterance), `IVR_ASR_FAST=0` (the library's own
+//! acoustic scorer), `IVR_ASR_ALL_VOICES=1` (every paraphrase in
 //! every voice: 280 utterances instead of 56, for tuning with less noise; the assertions
 //! below hold for the default of one voice per paraphrase).
 
@@ -245,6 +246,9 @@ fn configured() -> PocketSphinxConfig {
     }
     if std::env::var("IVR_ASR_FRESH").is_ok() {
         config.max_idle_decoders = 0;
+    }
+    if std::env::var("IVR_ASR_FAST").as_deref() == Ok("0") {
+        config.fast_scoring = false;
     }
     config
 }

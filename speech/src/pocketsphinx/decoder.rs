@@ -11,6 +11,7 @@ use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::Once;
 
+use super::fast_ptm::SharedModel;
 use super::ffi;
 use crate::asr::AsrError;
 
@@ -52,8 +53,12 @@ fn path_cstring(p: &Path) -> Result<CString, AsrError> {
 }
 
 impl Decoder {
-    /// Creates a decoder from command-line style `args` (`["-hmm", dir, "-dict", file, ...]`).
-    pub fn new(args: &[(&str, String)]) -> Result<Decoder, AsrError> {
+    /// Creates a decoder from command-line style `args` (`["-hmm", dir, "-dict", file, ...]`),
+    /// with the SIMD acoustic scorer (sharing `scoring`'s model) when given and the model allows.
+    pub fn new(
+        args: &[(&str, String)],
+        scoring: Option<&SharedModel>,
+    ) -> Result<Decoder, AsrError> {
         SILENCE_LOG.call_once(|| {
             // SAFETY: a null stream disables sphinxbase's log output; called before any other
             // library call of this process (this is the only place decoders are created).
@@ -94,6 +99,11 @@ impl Decoder {
                 "PocketSphinx could not initialise a decoder (check the model files)".into(),
             )
         })?;
+        if let Some(shared) = scoring {
+            // SAFETY: ps is the live decoder just created, not yet shared; the engine gives
+            // each of its decoders the same model directory and the same `shared`.
+            unsafe { super::fast_ptm::install(ps.as_ptr(), shared) };
+        }
         Ok(Decoder { ps })
     }
 

@@ -45,6 +45,7 @@
 pub mod arpa;
 mod decoder;
 pub mod dict;
+mod fast_ptm;
 mod ffi;
 pub mod jsgf;
 
@@ -88,6 +89,10 @@ pub struct PocketSphinxConfig {
     pub max_idle_decoders: usize,
     /// Extra decoder arguments (`("-beam", "1e-60")`), applied last.
     pub extra_args: Vec<(String, String)>,
+    /// Score the acoustic model with the engine's SIMD scorer (the library's algorithm, same
+    /// results, about twice the streams per core; see `fast_ptm.rs`) when the model is a
+    /// phonetically-tied-mixture one, as Debian's `en-us` is.
+    pub fast_scoring: bool,
 }
 
 impl Default for PocketSphinxConfig {
@@ -103,6 +108,7 @@ impl Default for PocketSphinxConfig {
             searches_per_decoder: 32,
             max_idle_decoders: 256,
             extra_args: Vec::new(),
+            fast_scoring: true,
         }
     }
 }
@@ -178,6 +184,8 @@ struct Inner {
     /// Scratch directory for language model files.
     work_dir: PathBuf,
     lm_files: std::sync::atomic::AtomicU64,
+    /// The acoustic model as the SIMD scorer lays it out, shared by the decoders.
+    scoring: fast_ptm::SharedModel,
 }
 
 /// A decoder with what it has been given so far.
@@ -224,6 +232,7 @@ impl PocketSphinx {
             dict,
             idle: Mutex::new(Vec::new()),
             grammars: Mutex::new(HashMap::new()),
+            scoring: fast_ptm::SharedModel::default(),
         });
         let first = inner.new_decoder().map_err(|e| match e {
             AsrError::Engine(reason) => AsrError::ModelInvalid {
@@ -260,6 +269,12 @@ impl PocketSphinx {
         &self.inner.dict
     }
 
+    /// Whether the decoders score the acoustic model with the engine's SIMD scorer (see
+    /// [`PocketSphinxConfig::fast_scoring`]) rather than the library's own.
+    pub fn simd_scoring(&self) -> bool {
+        self.inner.scoring.in_use()
+    }
+
     /// Creates a bare decoder (no grammar), for measuring start-up cost.
     pub fn bench_new_decoder(&self) -> Result<(), AsrError> {
         self.inner.new_decoder().map(drop)
@@ -280,7 +295,7 @@ impl Inner {
         for (k, v) in &self.config.extra_args {
             args.push((k.as_str(), v.clone()));
         }
-        let decoder = Decoder::new(&args)?;
+        let decoder = Decoder::new(&args, self.config.fast_scoring.then_some(&self.scoring))?;
         Ok(Pooled {
             decoder,
             words: HashSet::new(),

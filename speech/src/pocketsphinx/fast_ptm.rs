@@ -1,0 +1,710 @@
+//! A faster acoustic scorer for PocketSphinx's phonetically-tied-mixture models.
+//!
+//! Profiling a grammar-mode stream shows three quarters of its time in `ptm_mgau_frame_eval`,
+//! and most of that in the loop that scores each codebook's 128 Gaussians one at a time, one
+//! dimension at a time. This module installs its own `frame_eval` in a decoder's
+//! `ptm_mgau_t`: the same algorithm, step for step and in the same floating-point order per
+//! Gaussian, but with each codebook's means and variances transposed in place (dimension-major)
+//! so that eight Gaussians are scored at once with SIMD. The scores, and so the hypotheses, are
+//! bit-for-bit those of the library (`tests/fast_scoring.rs` decodes the same audio both ways).
+//!
+//! It reaches into structures that `libpocketsphinx-dev` does not install (`ps_decoder_t`,
+//! `acmod_t`, `ptm_mgau_t`, `gauden_t`), mirrored below from the sources of the
+//! 0.8+5prealpha release Debian packages (the release the rest of `ffi.rs` is written for).
+//! Two guards keep it to what it knows: the decoder's scorer must be the library's own PTM one
+//! (its function table points at the exported `ptm_mgau_frame_eval`), and the model's
+//! dimensions must be ones this code handles. Anything else leaves the library's scorer in
+//! place; `fast_scoring = false` in the configuration does too.
+#![allow(unsafe_code)]
+
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::ffi;
+
+/// `ps_mgaufuncs_t`.
+#[repr(C)]
+struct MgauFuncs {
+    name: *const c_char,
+    frame_eval: FrameEval,
+    transform: unsafe extern "C" fn(*mut Scorer, *mut c_void) -> c_int,
+    free: unsafe extern "C" fn(*mut Scorer),
+}
+
+type FrameEval = unsafe extern "C" fn(
+    mgau: *mut Scorer,
+    senone_scores: *mut i16,
+    senone_active: *const u8,
+    n_senone_active: i32,
+    featbuf: *const *const f32,
+    frame: i32,
+    compallsen: i32,
+) -> c_int;
+
+/// The library's own `ptm_mgau_frame_eval`, only compared by address.
+type LibraryFrameEval = unsafe extern "C" fn(
+    mgau: *mut c_void,
+    senone_scores: *mut i16,
+    senone_active: *const u8,
+    n_senone_active: i32,
+    featbuf: *const *const f32,
+    frame: i32,
+    compallsen: i32,
+) -> c_int;
+
+/// `ptm_topn_t`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TopN {
+    cw: i32,
+    score: i32,
+}
+
+/// `ptm_fast_eval_t`.
+#[repr(C)]
+struct FastEval {
+    topn: *mut *mut *mut TopN,
+    mgau_active: *mut u32,
+}
+
+/// `gauden_t`.
+#[repr(C)]
+struct Gauden {
+    mean: *mut *mut *mut *mut f32,
+    var: *mut *mut *mut *mut f32,
+    det: *mut *mut *mut f32,
+    lmath: *mut c_void,
+    n_mgau: i32,
+    n_feat: i32,
+    n_density: i32,
+    featlen: *mut i32,
+}
+
+/// `ptm_mgau_t` (its first two fields are `ps_mgau_t`).
+#[repr(C)]
+struct Ptm {
+    vt: *const MgauFuncs,
+    frame_idx: c_int,
+    config: *mut c_void,
+    g: *mut Gauden,
+    n_sen: i32,
+    sen2cb: *mut u8,
+    mixw: *mut *mut *mut u8,
+    sendump_mmap: *mut c_void,
+    mixw_cb: *mut u8,
+    max_topn: i16,
+    ds_ratio: i16,
+    hist: *mut FastEval,
+    f: *mut FastEval,
+    n_fast_hist: c_int,
+    lmath_8b: *mut LogAdd,
+    lmath: *mut c_void,
+}
+
+/// `logadd_t`, the first field of `logmath_t`.
+#[repr(C)]
+struct LogAdd {
+    table: *const c_void,
+    table_size: u32,
+    width: u8,
+    shift: i8,
+}
+
+/// The first fields of `ps_decoder_t`.
+#[repr(C)]
+struct DecoderHead {
+    config: *mut c_void,
+    refcount: c_int,
+    acmod: *mut AcmodHead,
+}
+
+/// The first fields of `acmod_t`.
+#[repr(C)]
+struct AcmodHead {
+    config: *mut c_void,
+    lmath: *mut c_void,
+    strings: *mut c_void,
+    fe: *mut c_void,
+    fcb: *mut c_void,
+    mdef: *mut c_void,
+    tmat: *mut c_void,
+    mgau: *mut Ptm,
+}
+
+#[link(name = "pocketsphinx")]
+extern "C" {
+    fn ptm_mgau_frame_eval(
+        mgau: *mut c_void,
+        senone_scores: *mut i16,
+        senone_active: *const u8,
+        n_senone_active: i32,
+        featbuf: *const *const f32,
+        frame: i32,
+        compallsen: i32,
+    ) -> c_int;
+    fn ptm_mgau_free(mgau: *mut Ptm);
+}
+
+/// `hmm.h`.
+const SENSCR_SHIFT: i32 = 10;
+const WORST_SCORE: i32 = 0xE000_0000_u32 as i32;
+/// `tied_mgau_common.h`.
+const MAX_NEG_ASCR: i32 = 96;
+/// Largest top-N this code keeps (`-topn`, 4 by default).
+const MAX_TOPN: usize = 16;
+/// Most Gaussians per codebook this code scores (the en-us model has 128).
+const MAX_DENSITY: usize = 256;
+/// Largest feature stream this code scores (the en-us model has three of 13).
+const MAX_FEATLEN: usize = 64;
+
+static FAST_FUNCS: MgauFuncs = MgauFuncs {
+    name: c"ptm-simd".as_ptr(),
+    frame_eval,
+    transform: no_transform,
+    free,
+};
+
+// SAFETY: the table holds a static string and function pointers, never written.
+unsafe impl Sync for MgauFuncs {}
+
+/// What the decoder's `acmod->mgau` points at once installed: a `ps_mgau_t` (the two fields
+/// `acmod` reads and writes), then the library's scorer, whose top-N history, senone map and
+/// row-major means this code keeps using, and the model's parameters laid out for SIMD.
+#[repr(C)]
+struct Scorer {
+    vt: *const MgauFuncs,
+    frame_idx: c_int,
+    ptm: *mut Ptm,
+    /// From `Arc::into_raw`; released in `free`.
+    model: *const Model,
+}
+
+/// A model's parameters in the layouts the scorer reads: per codebook and feature stream the
+/// means and variances dimension-major (`featlen` rows of `n_density`), and the mixture
+/// weights by senone (`[senone][stream][codeword]`). Shared by every decoder of one model.
+struct Model {
+    n_density: usize,
+    n_feat: usize,
+    /// Start of codebook `cb`, stream `f` in `mean` and `var`: `block[cb * n_feat + f]`.
+    block: Vec<usize>,
+    mean: Vec<f32>,
+    var: Vec<f32>,
+    mixw: Vec<u8>,
+}
+
+/// The laid-out model of one engine's decoders, made by the first of them (every decoder of
+/// an engine loads the same model directory).
+#[derive(Default)]
+pub(super) struct SharedModel(Mutex<Option<Arc<Model>>>);
+
+impl SharedModel {
+    /// Whether a decoder has installed the SIMD scorer with this model.
+    pub(super) fn in_use(&self) -> bool {
+        self.0.lock().map(|m| m.is_some()).unwrap_or(false)
+    }
+}
+
+fn avx() -> bool {
+    static AVX: OnceLock<bool> = OnceLock::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        *AVX.get_or_init(|| std::is_x86_feature_detected!("avx"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        *AVX.get_or_init(|| false)
+    }
+}
+
+/// Installs the SIMD scorer in `ps` if its acoustic model is a PTM one this code can score,
+/// with the model laid out once per `shared`. Returns whether it did.
+///
+/// # Safety
+/// `ps` must be a live decoder from the 0.8+5prealpha library, not used by another thread
+/// during the call, and every decoder given the same `shared` must load the same model.
+pub(super) unsafe fn install(ps: *mut ffi::Decoder, shared: &SharedModel) -> bool {
+    let head = ps as *mut DecoderHead;
+    let acmod = (*head).acmod;
+    if acmod.is_null() {
+        return false;
+    }
+    let s = (*acmod).mgau;
+    if s.is_null() || (*s).vt.is_null() {
+        return false;
+    }
+    let library: LibraryFrameEval = ptm_mgau_frame_eval;
+    if (*(*s).vt).frame_eval as usize != library as usize {
+        return false;
+    }
+    let Some(shape) = Shape::of(s) else {
+        return false;
+    };
+    let Ok(mut slot) = shared.0.lock() else {
+        return false;
+    };
+    let model = match &*slot {
+        Some(model) if model.fits(&shape) => model.clone(),
+        _ => {
+            let model = Arc::new(Model::lay_out(s, &shape));
+            *slot = Some(model.clone());
+            model
+        }
+    };
+    let scorer = Box::new(Scorer {
+        vt: &FAST_FUNCS,
+        frame_idx: (*s).frame_idx,
+        ptm: s,
+        model: Arc::into_raw(model),
+    });
+    (*acmod).mgau = Box::into_raw(scorer) as *mut Ptm;
+    true
+}
+
+/// The model's dimensions, checked.
+struct Shape {
+    n_mgau: usize,
+    n_feat: usize,
+    n_density: usize,
+    n_sen: usize,
+}
+
+impl Shape {
+    unsafe fn of(s: *const Ptm) -> Option<Shape> {
+        let g = (*s).g;
+        if g.is_null() || (*s).hist.is_null() || (*s).lmath_8b.is_null() || (*s).mixw.is_null() {
+            return None;
+        }
+        let g = &*g;
+        let n_mgau = usize::try_from(g.n_mgau).ok()?;
+        let n_feat = usize::try_from(g.n_feat).ok()?;
+        let n_density = usize::try_from(g.n_density).ok()?;
+        let n_sen = usize::try_from((*s).n_sen).ok()?;
+        let max_topn = usize::try_from((*s).max_topn).ok()?;
+        let lmath = &*(*s).lmath_8b;
+        let ok = (1..=256).contains(&n_mgau)
+            && (1..=4).contains(&n_feat)
+            && n_density > 0
+            && n_density <= MAX_DENSITY
+            && (1..=n_density.min(MAX_TOPN)).contains(&max_topn)
+            && (1..=1 << 16).contains(&n_sen)
+            && (*s).n_fast_hist > 0
+            && (*s).ds_ratio > 0
+            // Mixture weights quantised to 4 bits (`mixw_cb`) are left to the library.
+            && (*s).mixw_cb.is_null()
+            && lmath.width == 1
+            && !lmath.table.is_null()
+            && (0..n_feat).all(|f| {
+                let len = *g.featlen.add(f);
+                len > 0 && len as usize <= MAX_FEATLEN
+            });
+        ok.then_some(Shape {
+            n_mgau,
+            n_feat,
+            n_density,
+            n_sen,
+        })
+    }
+}
+
+impl Model {
+    /// Whether a model of this shape is this one's.
+    fn fits(&self, shape: &Shape) -> bool {
+        self.n_density == shape.n_density
+            && self.n_feat == shape.n_feat
+            && self.block.len() == shape.n_mgau * shape.n_feat
+            && self.mixw.len() == shape.n_sen * shape.n_feat * shape.n_density
+    }
+
+    /// Calls `each(cb, f, rows)` for every codebook and stream, with its means and variances
+    /// as the library holds them (`n_density` rows of `featlen[f]`).
+    unsafe fn blocks(s: *const Ptm, shape: &Shape, mut each: impl FnMut(&[f32], &[f32])) {
+        let g = &*(*s).g;
+        for cb in 0..shape.n_mgau {
+            for f in 0..shape.n_feat {
+                let n = shape.n_density * *g.featlen.add(f) as usize;
+                let mean = std::slice::from_raw_parts(param_block(g.mean, cb, f), n);
+                let var = std::slice::from_raw_parts(param_block(g.var, cb, f), n);
+                each(mean, var);
+            }
+        }
+    }
+
+    /// Mixture weight rows: `mixw[f][cw]` holds one weight per senone.
+    unsafe fn mixw_row<'a>(s: *const Ptm, shape: &Shape, f: usize, cw: usize) -> &'a [u8] {
+        std::slice::from_raw_parts(*(*(*s).mixw.add(f)).add(cw), shape.n_sen)
+    }
+
+    unsafe fn lay_out(s: *const Ptm, shape: &Shape) -> Model {
+        let nd = shape.n_density;
+        let mut model = Model {
+            n_density: nd,
+            n_feat: shape.n_feat,
+            block: Vec::with_capacity(shape.n_mgau * shape.n_feat),
+            mean: Vec::new(),
+            var: Vec::new(),
+            mixw: vec![0u8; shape.n_sen * shape.n_feat * nd],
+        };
+        Self::blocks(s, shape, |mean, var| {
+            let at = model.mean.len();
+            let cols = mean.len() / nd;
+            model.block.push(at);
+            model.mean.resize(at + mean.len(), 0.0);
+            model.var.resize(at + var.len(), 0.0);
+            transpose(mean, nd, cols, &mut model.mean[at..]);
+            transpose(var, nd, cols, &mut model.var[at..]);
+        });
+        for f in 0..shape.n_feat {
+            for cw in 0..nd {
+                for (sen, &w) in Self::mixw_row(s, shape, f, cw).iter().enumerate() {
+                    model.mixw[(sen * shape.n_feat + f) * nd + cw] = w;
+                }
+            }
+        }
+        model
+    }
+}
+
+/// `params[cb][f][0]`: the first of codebook `cb`'s vectors for feature stream `f`, followed
+/// by the others (`n_density` × `featlen[f]` values, contiguous).
+unsafe fn param_block(params: *mut *mut *mut *mut f32, cb: usize, f: usize) -> *const f32 {
+    let codebook = *params.add(cb);
+    let stream = *codebook.add(f);
+    *stream
+}
+
+/// Writes `rows` (`n` × `cols`, row-major) into `out` as `cols` × `n`.
+fn transpose(rows: &[f32], n: usize, cols: usize, out: &mut [f32]) {
+    for r in 0..n {
+        for c in 0..cols {
+            out[c * n + r] = rows[r * cols + c];
+        }
+    }
+}
+
+unsafe extern "C" fn no_transform(_: *mut Scorer, _: *mut c_void) -> c_int {
+    // Speaker adaptation (MLLR) rewrites the means; the engine does not use it.
+    -1
+}
+
+unsafe extern "C" fn free(scorer: *mut Scorer) {
+    let scorer = Box::from_raw(scorer);
+    drop(Arc::from_raw(scorer.model));
+    ptm_mgau_free(scorer.ptm);
+}
+
+/// `ptm_mgau_frame_eval`, with `eval_cb` scoring eight Gaussians at a time.
+unsafe extern "C" fn frame_eval(
+    scorer: *mut Scorer,
+    senone_scores: *mut i16,
+    senone_active: *const u8,
+    n_senone_active: i32,
+    featbuf: *const *const f32,
+    frame: i32,
+    compallsen: i32,
+) -> c_int {
+    let scorer = &mut *scorer;
+    let model = &*scorer.model;
+    let st = &mut *scorer.ptm;
+    let g = &*st.g;
+    let n_mgau = g.n_mgau as usize;
+    let n_feat = g.n_feat as usize;
+    let max_topn = st.max_topn as usize;
+    let idx = frame % st.n_fast_hist;
+    st.f = st.hist.add(idx as usize);
+    if frame >= scorer.frame_idx {
+        let last = if idx == 0 {
+            st.hist.add(st.n_fast_hist as usize - 1)
+        } else {
+            st.hist.add(idx as usize - 1)
+        };
+        std::ptr::copy_nonoverlapping(
+            *(*(*last).topn),
+            *(*(*st.f).topn),
+            n_mgau * n_feat * max_topn,
+        );
+        calc_cb_active(st, senone_active, n_senone_active, compallsen != 0);
+        codebook_eval(st, model, featbuf, frame);
+        codebook_norm(st);
+    }
+    senone_eval(
+        st,
+        model,
+        senone_scores,
+        senone_active,
+        n_senone_active,
+        compallsen != 0,
+    );
+    0
+}
+
+unsafe fn topn<'a>(s: &Ptm, cb: usize, f: usize, n: usize) -> &'a mut [TopN] {
+    std::slice::from_raw_parts_mut(*(*(*s.f).topn.add(cb)).add(f), n)
+}
+
+unsafe fn active(s: &Ptm, cb: usize) -> bool {
+    *(*s.f).mgau_active.add(cb / 32) & (1 << (cb % 32)) != 0
+}
+
+unsafe fn calc_cb_active(s: &mut Ptm, senone_active: *const u8, n: i32, all: bool) {
+    let n_mgau = (*s.g).n_mgau as usize;
+    let bits = std::slice::from_raw_parts_mut((*s.f).mgau_active, n_mgau.div_ceil(32));
+    if all {
+        bits.fill(u32::MAX);
+        return;
+    }
+    bits.fill(0);
+    let mut sen = 0usize;
+    for i in 0..n.max(0) as usize {
+        sen += *senone_active.add(i) as usize;
+        let cb = *s.sen2cb.add(sen) as usize;
+        bits[cb / 32] |= 1 << (cb % 32);
+    }
+}
+
+unsafe fn codebook_eval(s: &mut Ptm, model: &Model, z: *const *const f32, frame: i32) {
+    let g = &*s.g;
+    let n_mgau = g.n_mgau as usize;
+    let n_feat = g.n_feat as usize;
+    // First the previous frame's top-N of every codebook.
+    for cb in 0..n_mgau {
+        for f in 0..n_feat {
+            eval_topn(s, cb, f, *z.add(f));
+        }
+    }
+    if frame % s.ds_ratio as i32 != 0 {
+        return;
+    }
+    let simd = avx();
+    for cb in 0..n_mgau {
+        if !active(s, cb) {
+            continue;
+        }
+        for f in 0..n_feat {
+            eval_cb(s, model, cb, f, *z.add(f), simd);
+        }
+    }
+}
+
+/// The C code's float-to-score conversion.
+fn to_score(d: f32) -> i32 {
+    if d < i32::MIN as f32 {
+        i32::MIN
+    } else {
+        d as i32
+    }
+}
+
+/// Re-scores the previous frame's top-N Gaussians of one codebook (the library's row-major
+/// parameters: each Gaussian's values are contiguous there), all N together, then sorts them
+/// as the library does. Its insertion at step `i` only moves entries `0..=i`, so the Gaussian
+/// it scores at step `i` is the one that was at `i` before the loop.
+unsafe fn eval_topn(s: &mut Ptm, cb: usize, f: usize, z: *const f32) {
+    let g = &*s.g;
+    let len = *g.featlen.add(f) as usize;
+    let mean = param_block(g.mean, cb, f);
+    let var = param_block(g.var, cb, f);
+    let det = *(*g.det.add(cb)).add(f);
+    let obs = std::slice::from_raw_parts(z, len);
+    let top = topn(s, cb, f, s.max_topn as usize);
+    let mut d = [0f32; MAX_TOPN];
+    let mut rows = [(std::ptr::null::<f32>(), std::ptr::null::<f32>()); MAX_TOPN];
+    for (i, t) in top.iter().enumerate() {
+        let cw = t.cw as usize;
+        d[i] = *det.add(cw);
+        rows[i] = (mean.add(cw * len), var.add(cw * len));
+    }
+    for (j, &o) in obs.iter().enumerate() {
+        for (di, &(m, v)) in d.iter_mut().zip(&rows).take(top.len()) {
+            let diff = o - *m.add(j);
+            *di -= diff * diff * *v.add(j);
+        }
+    }
+    for i in 0..top.len() {
+        // insertion_sort_topn
+        let score = to_score(d[i]);
+        top[i].score = score;
+        let moving = top[i];
+        let mut j = i;
+        while j > 0 && score > top[j - 1].score {
+            top[j] = top[j - 1];
+            j -= 1;
+        }
+        top[j] = moving;
+    }
+}
+
+/// Scores every Gaussian of one codebook that can enter its top-N, eight at a time, and
+/// inserts them in codeword order as the library does.
+unsafe fn eval_cb(s: &mut Ptm, model: &Model, cb: usize, f: usize, z: *const f32, simd: bool) {
+    let g = &*s.g;
+    let nd = model.n_density;
+    let len = *g.featlen.add(f) as usize;
+    let at = model.block[cb * model.n_feat + f];
+    let mean = &model.mean[at..at + nd * len];
+    let var = &model.var[at..at + nd * len];
+    let det = std::slice::from_raw_parts(*(*g.det.add(cb)).add(f), nd);
+    let obs = std::slice::from_raw_parts(z, len);
+    let top = topn(s, cb, f, s.max_topn as usize);
+    let worst = top.len() - 1;
+    // Every Gaussian's score at once (dimension by dimension across the codebook: independent
+    // lanes), then the library's scan in codeword order. The C code stops scoring a Gaussian
+    // once it falls below the current threshold; a full score below it is skipped here, which
+    // is the same decision, as each dimension only lowers a score.
+    let mut d = [0f32; MAX_DENSITY];
+    let d = &mut d[..nd];
+    d.copy_from_slice(det);
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        score_avx(d, obs, mean, var);
+    } else {
+        score(d, obs, mean, var);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = simd;
+        score(d, obs, mean, var);
+    }
+    for (c, chunk) in d.chunks(8).enumerate() {
+        // The threshold only rises during the scan: a chunk with no score at or above it now
+        // has none later either (counted without branches, so it compiles to SIMD compares).
+        let thresh = top[worst].score as f32;
+        if chunk.iter().map(|&x| u32::from(x >= thresh)).sum::<u32>() == 0 {
+            continue;
+        }
+        for (i, &dk) in chunk.iter().enumerate() {
+            if dk < top[worst].score as f32 {
+                continue;
+            }
+            let cw = (c * 8 + i) as i32;
+            if top.iter().any(|t| t.cw == cw) {
+                continue;
+            }
+            // insertion_sort_cb: the worst entry drops out.
+            let score = to_score(dk);
+            let mut j = worst;
+            while j > 0 && score >= top[j - 1].score {
+                top[j] = top[j - 1];
+                j -= 1;
+            }
+            top[j] = TopN { cw, score };
+        }
+    }
+}
+
+/// Subtracts from each Gaussian's score (`d`, one per codeword) each dimension's weighted
+/// squared distance, in dimension order: per Gaussian the same operations, in the same order,
+/// as the C code. `mean` and `var` are dimension-major.
+#[inline(always)]
+fn score_all(d: &mut [f32], obs: &[f32], mean: &[f32], var: &[f32]) {
+    let nd = d.len();
+    for (j, &o) in obs.iter().enumerate() {
+        let m = &mean[j * nd..(j + 1) * nd];
+        let v = &var[j * nd..(j + 1) * nd];
+        for ((dk, &mk), &vk) in d.iter_mut().zip(m).zip(v) {
+            let diff = o - mk;
+            *dk -= diff * diff * vk;
+        }
+    }
+}
+
+fn score(d: &mut [f32], obs: &[f32], mean: &[f32], var: &[f32]) {
+    score_all(d, obs, mean, var)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn score_avx(d: &mut [f32], obs: &[f32], mean: &[f32], var: &[f32]) {
+    score_all(d, obs, mean, var)
+}
+
+unsafe fn codebook_norm(s: &mut Ptm) {
+    let g = &*s.g;
+    let n_mgau = g.n_mgau as usize;
+    let n = s.max_topn as usize;
+    for f in 0..g.n_feat as usize {
+        let mut norm = WORST_SCORE;
+        for cb in 0..n_mgau {
+            if active(s, cb) {
+                norm = norm.max(topn(s, cb, f, n)[0].score >> SENSCR_SHIFT);
+            }
+        }
+        for cb in 0..n_mgau {
+            if !active(s, cb) {
+                continue;
+            }
+            for t in topn(s, cb, f, n) {
+                t.score = (-((t.score >> SENSCR_SHIFT).wrapping_sub(norm))).min(MAX_NEG_ASCR);
+            }
+        }
+    }
+}
+
+unsafe fn senone_eval(
+    s: &mut Ptm,
+    model: &Model,
+    scores: *mut i16,
+    senone_active: *const u8,
+    n_active: i32,
+    all: bool,
+) {
+    let n_sen = s.n_sen as usize;
+    let scores = std::slice::from_raw_parts_mut(scores, n_sen);
+    scores.fill(0);
+    let n_feat = model.n_feat;
+    let nd = model.n_density;
+    let n = s.max_topn as usize;
+    let table = (*s.lmath_8b).table as *const u8;
+    let table_size = (*s.lmath_8b).table_size;
+    let count = if all { n_sen } else { n_active.max(0) as usize };
+    // The top-N lists are one block, `[codebook][stream][n]` (the library copies them from
+    // frame to frame with one memcpy).
+    let lists: *mut TopN = *(*(*s.f).topn);
+    let mut best = i32::MAX;
+    let mut sen = 0usize;
+    for i in 0..count {
+        sen = if all {
+            i
+        } else {
+            sen + *senone_active.add(i) as usize
+        };
+        let cb = *s.sen2cb.add(sen) as usize;
+        if !active(s, cb) {
+            let lists = std::slice::from_raw_parts_mut(lists.add(cb * n_feat * n), n_feat * n);
+            for t in lists {
+                t.score = MAX_NEG_ASCR;
+            }
+        }
+        let mut ascore = 0i32;
+        for f in 0..n_feat {
+            let weights = &model.mixw[(sen * n_feat + f) * nd..][..nd];
+            let mut fden = 0i32;
+            let list = std::slice::from_raw_parts(lists.add((cb * n_feat + f) * n), n);
+            for (j, t) in list.iter().enumerate() {
+                let x = weights[t.cw as usize] as i32 + t.score;
+                fden = if j == 0 {
+                    x
+                } else {
+                    // fast_logmath_add. Beyond the table the sum is the larger term (the
+                    // table ends where its entries reach 0).
+                    let (d, r) = if fden > x {
+                        (fden - x, x)
+                    } else {
+                        (x - fden, fden)
+                    };
+                    let add = if (d as u32) < table_size {
+                        *table.add(d as usize) as i32
+                    } else {
+                        0
+                    };
+                    r - add
+                };
+            }
+            ascore += fden;
+        }
+        best = best.min(ascore);
+        scores[sen] = ascore as i16;
+    }
+    for v in scores.iter_mut() {
+        *v = (*v as i32).wrapping_sub(best) as i16;
+    }
+}
