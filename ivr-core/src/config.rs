@@ -282,6 +282,9 @@ pub struct SpeechConfig {
     pub asr: AsrEngine,
     /// PocketSphinx model folder (holding `en-us/`, `cmudict-en-us.dict`, `en-us.lm.bin`).
     pub pocketsphinx_model: PathBuf,
+    /// Score PocketSphinx's acoustic model with the engine's SIMD scorer (same results as the
+    /// library's, about twice the streams per core); `false` keeps the library's own.
+    pub pocketsphinx_simd: bool,
     /// Whisper ggml model file.
     pub whisper_model: Option<PathBuf>,
     /// Recognition worker threads (inference never runs on the call tasks).
@@ -305,6 +308,7 @@ impl Default for SpeechConfig {
         SpeechConfig {
             asr: AsrEngine::Pocketsphinx,
             pocketsphinx_model: PathBuf::from("/usr/share/pocketsphinx/model/en-us"),
+            pocketsphinx_simd: true,
             whisper_model: None,
             workers: 2,
             max_streams: 200,

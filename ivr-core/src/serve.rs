@@ -370,10 +370,15 @@ async fn start_asr(speech: &SpeechConfig) -> Option<AsrPool> {
         AsrEngine::Pocketsphinx => {
             let config = PocketSphinxConfig {
                 model_dir: speech.pocketsphinx_model.clone(),
+                fast_scoring: speech.pocketsphinx_simd,
                 ..PocketSphinxConfig::default()
             };
             match tokio::task::spawn_blocking(move || PocketSphinx::open(config)).await {
-                Ok(Ok(e)) => Arc::new(e),
+                Ok(Ok(e)) => {
+                    let scorer = if e.simd_scoring() { "simd" } else { "library" };
+                    info!(scorer, "PocketSphinx acoustic scoring");
+                    Arc::new(e)
+                }
                 Ok(Err(e)) => {
                     warn!(error = %e, "speech recognition unavailable: callers use the keypad");
                     return None;
