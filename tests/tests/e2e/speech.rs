@@ -123,6 +123,12 @@ fn a_caller_talks_over_the_welcome_and_reaches_the_card_menu_by_voice() {
     );
     let heard = engine.wait_event("recognized", secs(5), |_| true);
     assert!(heard.f64("confidence").is_some(), "{}", text());
+    // Heard through the engine's own acoustic scorer (speech.pocketsphinx_simd, on by default).
+    let log = engine.stderr();
+    let scoring = log
+        .lines()
+        .find(|l| l.contains("PocketSphinx acoustic scoring"));
+    assert!(scoring.is_some_and(|l| l.contains("\"simd\"")), "{log}");
 
     // The last four digits of the card, spoken.
     caller.hear_out();
