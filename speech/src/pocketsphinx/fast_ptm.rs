@@ -150,6 +150,9 @@ const SENSCR_SHIFT: i32 = 10;
 const WORST_SCORE: i32 = 0xE000_0000_u32 as i32;
 /// `tied_mgau_common.h`.
 const MAX_NEG_ASCR: i32 = 96;
+/// Room for the log-add table (the en-us model's has a few hundred entries), with at least one
+/// 0 after it.
+const LOGADD_LEN: usize = 1024;
 /// Largest top-N this code keeps (`-topn`, 4 by default).
 const MAX_TOPN: usize = 16;
 /// Most Gaussians per codebook this code scores (the en-us model has 128).
@@ -177,6 +180,9 @@ struct Scorer {
     ptm: *mut Ptm,
     /// From `Arc::into_raw`; released in `free`.
     model: *const Model,
+    /// The library's 8-bit log-add table (`lmath_8b`), followed by zeros: past its end the
+    /// sum of two scores is the larger one.
+    logadd: [u8; LOGADD_LEN],
 }
 
 /// A model's parameters in the layouts the scorer reads: per codebook and feature stream the
@@ -250,11 +256,16 @@ pub(super) unsafe fn install(ps: *mut ffi::Decoder, shared: &SharedModel) -> boo
             model
         }
     };
+    let mut logadd = [0u8; LOGADD_LEN];
+    let table = &*(*s).lmath_8b;
+    let len = table.table_size as usize;
+    logadd[..len].copy_from_slice(std::slice::from_raw_parts(table.table as *const u8, len));
     let scorer = Box::new(Scorer {
         vt: &FAST_FUNCS,
         frame_idx: (*s).frame_idx,
         ptm: s,
         model: Arc::into_raw(model),
+        logadd,
     });
     (*acmod).mgau = Box::into_raw(scorer) as *mut Ptm;
     true
@@ -293,6 +304,7 @@ impl Shape {
             && (*s).mixw_cb.is_null()
             && lmath.width == 1
             && !lmath.table.is_null()
+            && (lmath.table_size as usize) < LOGADD_LEN
             && (0..n_feat).all(|f| {
                 let len = *g.featlen.add(f);
                 len > 0 && len as usize <= MAX_FEATLEN
@@ -427,6 +439,7 @@ unsafe extern "C" fn frame_eval(
         codebook_norm(st);
     }
     senone_eval(
+        scorer,
         st,
         model,
         senone_scores,
@@ -495,8 +508,8 @@ fn to_score(d: f32) -> i32 {
 }
 
 /// Re-scores the previous frame's top-N Gaussians of one codebook (the library's row-major
-/// parameters: each Gaussian's values are contiguous there), all N together, then sorts them
-/// as the library does. Its insertion at step `i` only moves entries `0..=i`, so the Gaussian
+/// parameters: each Gaussian's values are contiguous there), then sorts them as the library
+/// does. Its insertion at step `i` only moves entries `0..=i`, so the Gaussian
 /// it scores at step `i` is the one that was at `i` before the loop.
 unsafe fn eval_topn(s: &mut Ptm, cb: usize, f: usize, z: *const f32) {
     let g = &*s.g;
@@ -507,16 +520,20 @@ unsafe fn eval_topn(s: &mut Ptm, cb: usize, f: usize, z: *const f32) {
     let obs = std::slice::from_raw_parts(z, len);
     let top = topn(s, cb, f, s.max_topn as usize);
     let mut d = [0f32; MAX_TOPN];
-    let mut rows = [(std::ptr::null::<f32>(), std::ptr::null::<f32>()); MAX_TOPN];
-    for (i, t) in top.iter().enumerate() {
+    for (di, t) in d.iter_mut().zip(top.iter()) {
         let cw = t.cw as usize;
-        d[i] = *det.add(cw);
-        rows[i] = (mean.add(cw * len), var.add(cw * len));
-    }
-    for (j, &o) in obs.iter().enumerate() {
-        for (di, &(m, v)) in d.iter_mut().zip(&rows).take(top.len()) {
-            let diff = o - *m.add(j);
-            *di -= diff * diff * *v.add(j);
+        let m = std::slice::from_raw_parts(mean.add(cw * len), len);
+        let v = std::slice::from_raw_parts(var.add(cw * len), len);
+        // Each dimension's term at once (elementwise, so exactly the C code's values), then
+        // subtracted in dimension order as the C code does.
+        let mut terms = [0f32; MAX_FEATLEN];
+        for ((term, (&o, &mj)), &vj) in terms.iter_mut().zip(obs.iter().zip(m)).zip(v) {
+            let diff = o - mj;
+            *term = diff * diff * vj;
+        }
+        *di = *det.add(cw);
+        for &term in &terms[..len] {
+            *di -= term;
         }
     }
     for i in 0..top.len() {
@@ -564,18 +581,26 @@ unsafe fn eval_cb(s: &mut Ptm, model: &Model, cb: usize, f: usize, z: *const f32
         let _ = simd;
         score(d, obs, mean, var);
     }
-    for (c, chunk) in d.chunks(8).enumerate() {
-        // The threshold only rises during the scan: a chunk with no score at or above it now
-        // has none later either (counted without branches, so it compiles to SIMD compares).
-        let thresh = top[worst].score as f32;
-        if chunk.iter().map(|&x| u32::from(x >= thresh)).sum::<u32>() == 0 {
-            continue;
-        }
-        for (i, &dk) in chunk.iter().enumerate() {
+    // The threshold only rises during the scan, so only Gaussians at or above it now can enter:
+    // find those with SIMD compares, then visit them in codeword order.
+    let mut mask = [0u64; MAX_DENSITY / 64];
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        candidates_avx(d, top[worst].score as f32, &mut mask);
+    } else {
+        candidates(d, top[worst].score as f32, &mut mask);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    candidates(d, top[worst].score as f32, &mut mask);
+    for (w, mut bits) in mask.into_iter().enumerate() {
+        while bits != 0 {
+            let k = w * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let dk = d[k];
             if dk < top[worst].score as f32 {
                 continue;
             }
-            let cw = (c * 8 + i) as i32;
+            let cw = k as i32;
             if top.iter().any(|t| t.cw == cw) {
                 continue;
             }
@@ -589,6 +614,34 @@ unsafe fn eval_cb(s: &mut Ptm, model: &Model, cb: usize, f: usize, z: *const f32
             top[j] = TopN { cw, score };
         }
     }
+}
+
+/// Sets bit `k` of `mask` for each score `d[k]`, from `from` on, that the scan's skip test
+/// (`d[k] < thresh`, with `thresh` a converted integer) does not reject.
+fn candidates_from(d: &[f32], from: usize, thresh: f32, mask: &mut [u64; MAX_DENSITY / 64]) {
+    for (k, &x) in d.iter().enumerate().skip(from) {
+        mask[k / 64] |= u64::from(x >= thresh || x.is_nan()) << (k % 64);
+    }
+}
+
+fn candidates(d: &[f32], thresh: f32, mask: &mut [u64; MAX_DENSITY / 64]) {
+    candidates_from(d, 0, thresh, mask)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn candidates_avx(d: &[f32], thresh: f32, mask: &mut [u64; MAX_DENSITY / 64]) {
+    use std::arch::x86_64::_CMP_NLT_UQ;
+    use std::arch::x86_64::{_mm256_cmp_ps, _mm256_loadu_ps, _mm256_movemask_ps, _mm256_set1_ps};
+    let t = _mm256_set1_ps(thresh);
+    let whole = d.len() / 8 * 8;
+    for (c, chunk) in d[..whole].chunks_exact(8).enumerate() {
+        // SAFETY: chunk holds eight floats; loadu has no alignment requirement.
+        let v = unsafe { _mm256_loadu_ps(chunk.as_ptr()) };
+        let m = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NLT_UQ>(v, t)) as u32 as u64;
+        mask[c / 8] |= m << ((c % 8) * 8);
+    }
+    candidates_from(d, whole, thresh, mask);
 }
 
 /// Subtracts from each Gaussian's score (`d`, one per codeword) each dimension's weighted
@@ -640,6 +693,7 @@ unsafe fn codebook_norm(s: &mut Ptm) {
 }
 
 unsafe fn senone_eval(
+    scorer: &Scorer,
     s: &mut Ptm,
     model: &Model,
     scores: *mut i16,
@@ -647,14 +701,35 @@ unsafe fn senone_eval(
     n_active: i32,
     all: bool,
 ) {
+    let n = s.max_topn as usize;
+    // With the default top-N the sums below unroll into independent chains per stream.
+    if n == 4 {
+        senone_sums(scorer, s, model, scores, senone_active, n_active, all, 4);
+    } else {
+        senone_sums(scorer, s, model, scores, senone_active, n_active, all, n);
+    }
+}
+
+/// Each active senone's score: per feature stream the log-sum of its top-N codewords' scores
+/// plus its mixture weights, summed over the streams; then all normalised to the best.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn senone_sums(
+    scorer: &Scorer,
+    s: &mut Ptm,
+    model: &Model,
+    scores: *mut i16,
+    senone_active: *const u8,
+    n_active: i32,
+    all: bool,
+    n: usize,
+) {
     let n_sen = s.n_sen as usize;
     let scores = std::slice::from_raw_parts_mut(scores, n_sen);
     scores.fill(0);
     let n_feat = model.n_feat;
     let nd = model.n_density;
-    let n = s.max_topn as usize;
-    let table = (*s.lmath_8b).table as *const u8;
-    let table_size = (*s.lmath_8b).table_size;
+    let logadd = &scorer.logadd;
     let count = if all { n_sen } else { n_active.max(0) as usize };
     // The top-N lists are one block, `[codebook][stream][n]` (the library copies them from
     // frame to frame with one memcpy).
@@ -674,30 +749,20 @@ unsafe fn senone_eval(
                 t.score = MAX_NEG_ASCR;
             }
         }
+        let weights = &model.mixw[sen * n_feat * nd..][..n_feat * nd];
+        let lists = std::slice::from_raw_parts(lists.add(cb * n_feat * n), n_feat * n);
         let mut ascore = 0i32;
-        for f in 0..n_feat {
-            let weights = &model.mixw[(sen * n_feat + f) * nd..][..nd];
-            let mut fden = 0i32;
-            let list = std::slice::from_raw_parts(lists.add((cb * n_feat + f) * n), n);
-            for (j, t) in list.iter().enumerate() {
-                let x = weights[t.cw as usize] as i32 + t.score;
-                fden = if j == 0 {
-                    x
+        for (w, list) in weights.chunks_exact(nd).zip(lists.chunks_exact(n)) {
+            let mut fden = i32::from(w[list[0].cw as usize]) + list[0].score;
+            for t in &list[1..] {
+                // fast_logmath_add
+                let x = i32::from(w[t.cw as usize]) + t.score;
+                let (d, r) = if fden > x {
+                    (fden - x, x)
                 } else {
-                    // fast_logmath_add. Beyond the table the sum is the larger term (the
-                    // table ends where its entries reach 0).
-                    let (d, r) = if fden > x {
-                        (fden - x, x)
-                    } else {
-                        (x - fden, fden)
-                    };
-                    let add = if (d as u32) < table_size {
-                        *table.add(d as usize) as i32
-                    } else {
-                        0
-                    };
-                    r - add
+                    (x - fden, fden)
                 };
+                fden = r - i32::from(logadd[(d as usize).min(LOGADD_LEN - 1)]);
             }
             ascore += fden;
         }
@@ -706,5 +771,67 @@ unsafe fn senone_eval(
     }
     for v in scores.iter_mut() {
         *v = (*v as i32).wrapping_sub(best) as i16;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic spread of values, some NaN when `nan`.
+    fn values(n: usize, seed: u32, nan: bool) -> Vec<f32> {
+        let mut x = seed;
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                if nan && i % 37 == 5 {
+                    f32::NAN
+                } else {
+                    (x >> 8) as f32 / 65_536.0 - 128.0
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_portable_and_avx_paths_agree_bit_for_bit() {
+        if !avx() {
+            return;
+        }
+        for nd in [8, 128, 100, 256] {
+            let len = 13;
+            let obs = values(len, 1, false);
+            let mean = values(nd * len, 2, false);
+            let var: Vec<f32> = values(nd * len, 3, false)
+                .iter()
+                .map(|v| v.abs() / 64.0)
+                .collect();
+            let det = values(nd, 4, true);
+            let (mut a, mut b) = (det.clone(), det.clone());
+            score(&mut a, &obs, &mean, &var);
+            // SAFETY: avx() said the CPU has AVX.
+            unsafe { score_avx(&mut b, &obs, &mean, &var) };
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{nd} Gaussians");
+            for thresh in [-1e9, -3000.0, 0.0, 50.0] {
+                let (mut m1, mut m2) = ([0u64; 4], [0u64; 4]);
+                candidates(&a, thresh, &mut m1);
+                // SAFETY: as above.
+                unsafe { candidates_avx(&a, thresh, &mut m2) };
+                assert_eq!(m1, m2, "{nd} Gaussians, threshold {thresh}");
+                for (k, &x) in a.iter().enumerate() {
+                    // The library skips a Gaussian when `x < thresh` (false for NaN).
+                    let skipped = x.partial_cmp(&thresh) == Some(std::cmp::Ordering::Less);
+                    assert_eq!(m1[k / 64] >> (k % 64) & 1 == 1, !skipped, "{k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scores_convert_as_the_library_converts_them() {
+        assert_eq!(to_score(-12.9), -12);
+        assert_eq!(to_score(3.7), 3);
+        assert_eq!(to_score(-1e12), i32::MIN);
     }
 }
