@@ -2,11 +2,13 @@
 //!
 //! Profiling a grammar-mode stream shows three quarters of its time in `ptm_mgau_frame_eval`,
 //! and most of that in the loop that scores each codebook's 128 Gaussians one at a time, one
-//! dimension at a time. This module installs its own `frame_eval` in a decoder's
-//! `ptm_mgau_t`: the same algorithm, step for step and in the same floating-point order per
-//! Gaussian, but with each codebook's means and variances transposed in place (dimension-major)
-//! so that eight Gaussians are scored at once with SIMD. The scores, and so the hypotheses, are
-//! bit-for-bit those of the library (`tests/fast_scoring.rs` decodes the same audio both ways).
+//! dimension at a time. This module puts its own scorer in a decoder's `acmod->mgau`, wrapping
+//! the library's `ptm_mgau_t`: the same algorithm, step for step and in the same floating-point
+//! order per Gaussian, but with a copy of the model laid out for it (means and variances
+//! dimension-major, mixture weights by senone; one copy per engine) so that a codebook's
+//! Gaussians are scored together with SIMD. The scores, and so the hypotheses, are bit-for-bit
+//! those of the library (`tests/fast_scoring.rs` decodes the same audio both ways; see also
+//! `docs/decisions/0006-own-acoustic-scorer.md`).
 //!
 //! It reaches into structures that `libpocketsphinx-dev` does not install (`ps_decoder_t`,
 //! `acmod_t`, `ptm_mgau_t`, `gauden_t`), mirrored below from the sources of the
@@ -14,7 +16,7 @@
 //! Two guards keep it to what it knows: the decoder's scorer must be the library's own PTM one
 //! (its function table points at the exported `ptm_mgau_frame_eval`), and the model's
 //! dimensions must be ones this code handles. Anything else leaves the library's scorer in
-//! place; `fast_scoring = false` in the configuration does too.
+//! place; `speech.pocketsphinx_simd = false` (`PocketSphinxConfig::fast_scoring`) does too.
 #![allow(unsafe_code)]
 
 use std::os::raw::{c_char, c_int, c_void};
