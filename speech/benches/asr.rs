@@ -9,9 +9,8 @@ mod asr_audio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use asr_audio::{frames_16k, frames_8k, telephone, GB_140, GB_170, US_140, US_170};
-use ivr_dialplans::nlu::fixtures::BANK_EN;
-use ivr_speech::asr::{AsrPool, Grammar, Recognizer, SlotClass};
+use asr_audio::{bank_grammars, frames_16k, frames_8k, telephone, GB_140, GB_170, US_140, US_170};
+use ivr_speech::asr::{AsrPool, Recognizer};
 use ivr_speech::pocketsphinx::{PocketSphinx, PocketSphinxConfig};
 
 fn rss_kb() -> u64 {
@@ -68,12 +67,7 @@ fn main() {
         (rss_kb() - before) as f64 / 1024.0 / n as f64
     );
 
-    let phrases: Vec<&str> = BANK_EN
-        .iter()
-        .flat_map(|i| i.examples.iter().copied())
-        .collect();
-    let intents = Grammar::phrases("en-US", &phrases);
-    let digits = Grammar::slot("en-US", SlotClass::Digits { min: 4, max: 8 });
+    let (intents, digits) = bank_grammars();
     let mut audio = Vec::new();
     for (i, u) in UTTERANCES.iter().enumerate() {
         let voice = [US_140, US_170, GB_140, GB_170][i % 4];

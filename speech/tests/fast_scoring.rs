@@ -4,9 +4,8 @@
 
 mod asr_audio;
 
-use asr_audio::{frames_16k, telephone, GB_140, GB_170, US_140, US_170, US_NOISY};
-use ivr_dialplans::nlu::fixtures::BANK_EN;
-use ivr_speech::asr::{Grammar, Recognizer, SlotClass, Transcript};
+use asr_audio::{bank_grammars, frames_16k, telephone, GB_140, GB_170, US_140, US_170, US_NOISY};
+use ivr_speech::asr::{Grammar, Recognizer, Transcript};
 use ivr_speech::pocketsphinx::{PocketSphinx, PocketSphinxConfig};
 
 fn engine(fast_scoring: bool) -> PocketSphinx {
@@ -40,12 +39,7 @@ fn result(t: &Transcript) -> String {
 fn the_simd_scorer_hears_exactly_what_the_library_hears() {
     let fast = engine(true);
     let library = engine(false);
-    let phrases: Vec<&str> = BANK_EN
-        .iter()
-        .flat_map(|i| i.examples.iter().copied())
-        .collect();
-    let intents = Grammar::phrases("en-US", &phrases);
-    let digits = Grammar::slot("en-US", SlotClass::Digits { min: 4, max: 8 });
+    let (intents, digits) = bank_grammars();
     let cases = [
         (&intents, "I want to check my account balance"),
         (&intents, "someone stole my credit card"),

@@ -43,17 +43,6 @@ type FrameEval = unsafe extern "C" fn(
     compallsen: i32,
 ) -> c_int;
 
-/// The library's own `ptm_mgau_frame_eval`, only compared by address.
-type LibraryFrameEval = unsafe extern "C" fn(
-    mgau: *mut c_void,
-    senone_scores: *mut i16,
-    senone_active: *const u8,
-    n_senone_active: i32,
-    featbuf: *const *const f32,
-    frame: i32,
-    compallsen: i32,
-) -> c_int;
-
 /// `ptm_topn_t`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -135,15 +124,9 @@ struct AcmodHead {
 
 #[link(name = "pocketsphinx")]
 extern "C" {
-    fn ptm_mgau_frame_eval(
-        mgau: *mut c_void,
-        senone_scores: *mut i16,
-        senone_active: *const u8,
-        n_senone_active: i32,
-        featbuf: *const *const f32,
-        frame: i32,
-        compallsen: i32,
-    ) -> c_int;
+    /// Declared without its parameters: only its address is used, to recognise the library's
+    /// PTM scorer; it is never called from here.
+    fn ptm_mgau_frame_eval();
     fn ptm_mgau_free(mgau: *mut Ptm);
 }
 
@@ -240,7 +223,7 @@ pub(super) unsafe fn install(ps: *mut ffi::Decoder, shared: &SharedModel) -> boo
     if s.is_null() || (*s).vt.is_null() {
         return false;
     }
-    let library: LibraryFrameEval = ptm_mgau_frame_eval;
+    let library: unsafe extern "C" fn() = ptm_mgau_frame_eval;
     if (*(*s).vt).frame_eval as usize != library as usize {
         return false;
     }

@@ -7,7 +7,22 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::process::Command;
 
+use ivr_dialplans::nlu::fixtures::BANK_EN;
 use ivr_media::audio::{Frame16k, Frame8k, Upsampler8kTo16k};
+use ivr_speech::asr::{Grammar, SlotClass};
+
+/// The grammars of the benchmark and the scorer comparison: the bank menu's intents (from
+/// their examples) and a 4–8 digit slot.
+pub fn bank_grammars() -> (Grammar, Grammar) {
+    let phrases: Vec<&str> = BANK_EN
+        .iter()
+        .flat_map(|i| i.examples.iter().copied())
+        .collect();
+    (
+        Grammar::phrases("en-US", &phrases),
+        Grammar::slot("en-US", SlotClass::Digits { min: 4, max: 8 }),
+    )
+}
 
 /// How an utterance is spoken.
 #[derive(Debug, Clone, Copy, PartialEq)]
