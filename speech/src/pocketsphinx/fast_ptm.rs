@@ -389,7 +389,7 @@ unsafe extern "C" fn free(scorer: *mut Scorer) {
     ptm_mgau_free(scorer.ptm);
 }
 
-/// `ptm_mgau_frame_eval`, with `eval_cb` scoring eight Gaussians at a time.
+/// `ptm_mgau_frame_eval`, with each active codebook's Gaussians scored together.
 unsafe extern "C" fn frame_eval(
     scorer: *mut Scorer,
     senone_scores: *mut i16,
@@ -423,15 +423,12 @@ unsafe extern "C" fn frame_eval(
         codebook_eval(st, model, featbuf, frame);
         codebook_norm(st);
     }
-    senone_eval(
-        scorer,
-        st,
-        model,
-        senone_scores,
-        senone_active,
-        n_senone_active,
-        compallsen != 0,
-    );
+    let active = ActiveSenones {
+        deltas: senone_active,
+        count: n_senone_active,
+        all: compallsen != 0,
+    };
+    senone_eval(scorer, st, model, senone_scores, active);
     0
 }
 
@@ -535,8 +532,8 @@ unsafe fn eval_topn(s: &mut Ptm, cb: usize, f: usize, z: *const f32) {
     }
 }
 
-/// Scores every Gaussian of one codebook that can enter its top-N, eight at a time, and
-/// inserts them in codeword order as the library does.
+/// Scores every Gaussian of one codebook at once (SIMD) and inserts those that can enter its
+/// top-N in codeword order, as the library does.
 unsafe fn eval_cb(s: &mut Ptm, model: &Model, cb: usize, f: usize, z: *const f32, simd: bool) {
     let g = &*s.g;
     let nd = model.n_density;
@@ -677,38 +674,45 @@ unsafe fn codebook_norm(s: &mut Ptm) {
     }
 }
 
+/// The senones the search asks scores for: `count` deltas from `deltas` (each senone is the
+/// previous one plus its delta), or every senone when `all`.
+#[derive(Clone, Copy)]
+struct ActiveSenones {
+    deltas: *const u8,
+    count: i32,
+    all: bool,
+}
+
 unsafe fn senone_eval(
     scorer: &Scorer,
     s: &mut Ptm,
     model: &Model,
     scores: *mut i16,
-    senone_active: *const u8,
-    n_active: i32,
-    all: bool,
+    active: ActiveSenones,
 ) {
-    let n = s.max_topn as usize;
     // With the default top-N the sums below unroll into independent chains per stream.
-    if n == 4 {
-        senone_sums(scorer, s, model, scores, senone_active, n_active, all, 4);
-    } else {
-        senone_sums(scorer, s, model, scores, senone_active, n_active, all, n);
+    match s.max_topn {
+        4 => senone_sums(scorer, s, model, scores, active, 4),
+        n => senone_sums(scorer, s, model, scores, active, n as usize),
     }
 }
 
 /// Each active senone's score: per feature stream the log-sum of its top-N codewords' scores
 /// plus its mixture weights, summed over the streams; then all normalised to the best.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn senone_sums(
     scorer: &Scorer,
     s: &mut Ptm,
     model: &Model,
     scores: *mut i16,
-    senone_active: *const u8,
-    n_active: i32,
-    all: bool,
+    senones: ActiveSenones,
     n: usize,
 ) {
+    let ActiveSenones {
+        deltas: senone_active,
+        count: n_active,
+        all,
+    } = senones;
     let n_sen = s.n_sen as usize;
     let scores = std::slice::from_raw_parts_mut(scores, n_sen);
     scores.fill(0);
