@@ -172,7 +172,9 @@ struct Scorer {
 
 /// A model's parameters in the layouts the scorer reads: per codebook and feature stream the
 /// means and variances dimension-major (`featlen` rows of `n_density`), and the mixture
-/// weights by senone (`[senone][stream][codeword]`). Shared by every decoder of one model.
+/// weights as the library holds them, `[stream][codeword][senone]`, in one block (senones next
+/// to each other mostly share a codebook and so its top-N codewords: their weights share cache
+/// lines; by senone was 5 % slower). Shared by every decoder of one model.
 struct Model {
     n_density: usize,
     n_feat: usize,
@@ -353,7 +355,7 @@ impl Model {
         for f in 0..shape.n_feat {
             for cw in 0..nd {
                 for (sen, &w) in Self::mixw_row(s, shape, f, cw).iter().enumerate() {
-                    model.mixw[(sen * shape.n_feat + f) * nd + cw] = w;
+                    model.mixw[(f * nd + cw) * shape.n_sen + sen] = w;
                 }
             }
         }
@@ -738,14 +740,14 @@ unsafe fn senone_sums(
                 t.score = MAX_NEG_ASCR;
             }
         }
-        let weights = &model.mixw[sen * n_feat * nd..][..n_feat * nd];
         let lists = std::slice::from_raw_parts(lists.add(cb * n_feat * n), n_feat * n);
         let mut ascore = 0i32;
-        for (w, list) in weights.chunks_exact(nd).zip(lists.chunks_exact(n)) {
-            let mut fden = i32::from(w[list[0].cw as usize]) + list[0].score;
+        for (f, list) in lists.chunks_exact(n).enumerate() {
+            let w = |cw: i32| i32::from(model.mixw[(f * nd + cw as usize) * n_sen + sen]);
+            let mut fden = w(list[0].cw) + list[0].score;
             for t in &list[1..] {
                 // fast_logmath_add
-                let x = i32::from(w[t.cw as usize]) + t.score;
+                let x = w(t.cw) + t.score;
                 let (d, r) = if fden > x {
                     (fden - x, x)
                 } else {
