@@ -5,7 +5,7 @@
 //! dimension at a time. This module puts its own scorer in a decoder's `acmod->mgau`, wrapping
 //! the library's `ptm_mgau_t`: the same algorithm, step for step and in the same floating-point
 //! order per Gaussian, but with a copy of the model laid out for it (means and variances
-//! dimension-major, mixture weights by senone; one copy per engine) so that a codebook's
+//! dimension-major, mixture weights in one block; one copy per engine) so that a codebook's
 //! Gaussians are scored together with SIMD. The scores, and so the hypotheses, are bit-for-bit
 //! those of the library (`tests/fast_scoring.rs` decodes the same audio both ways; see also
 //! `docs/decisions/0006-own-acoustic-scorer.md`).
