@@ -47,10 +47,7 @@ tokens = [
         .spawn();
     engine.wait_event("node", secs(10), |e| e.str("node") == Some("main"));
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     rt.block_on(async {
         let mut admin = AdminServiceClient::connect(format!("http://{grpc}"))
             .await

@@ -88,10 +88,7 @@ fn a_caller_called_back_after_a_restart_keeps_their_place_and_reaches_an_agent()
         .template("HOLD", "30000")
         .timeout(secs(45))
         .spawn();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     rt.block_on(async {
         let contact = format!("sip:ann@127.0.0.1:{agent_port}");
         let (_desk, mut events) = log_in(grpc, "ann", ANN, &contact).await;

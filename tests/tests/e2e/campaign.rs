@@ -5,7 +5,7 @@
 //! every contact was called exactly once, and each result holds the key the callee pressed.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ivr_tests::{binary, ports, Engine, EngineOptions, Sipp};
@@ -52,6 +52,49 @@ fn engine(plans: &Path, data: &Path, phone_port: u16) -> Engine {
     })
 }
 
+/// A plans folder holding one plan and a contact list (CSV), and a data folder whose store the
+/// engine and `ivr campaign` share.
+struct Setup {
+    plans: tempfile::TempDir,
+    data: tempfile::TempDir,
+    store: String,
+    csv: PathBuf,
+}
+
+impl Setup {
+    fn new(plan_name: &str, plan: &str, contacts: &str) -> Setup {
+        let plans = tempfile::tempdir().unwrap();
+        std::fs::write(plans.path().join(format!("{plan_name}.yaml")), plan).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let store = data.path().join("ivr.db").to_string_lossy().into_owned();
+        let csv = plans.path().join("contacts.csv");
+        std::fs::write(&csv, contacts).unwrap();
+        Setup {
+            plans,
+            data,
+            store,
+            csv,
+        }
+    }
+
+    /// `ivr campaign create --name NAME --plan PLAN` over the contact list, calling at any hour,
+    /// with `more` options; returns what it printed.
+    fn create(&self, name: &str, plan: &str, more: &[&str]) -> String {
+        let csv = self.csv.to_string_lossy();
+        let mut args = vec!["create", "--name", name, "--plan", plan, "--contacts", &csv];
+        args.extend_from_slice(more);
+        args.extend_from_slice(&[
+            "--window",
+            "00:00-23:59",
+            "--days",
+            "all",
+            "--store",
+            &self.store,
+        ]);
+        campaign(&args)
+    }
+}
+
 /// Runs `ivr campaign ARGS…`; returns what it printed, panicking on failure.
 fn campaign(args: &[&str]) -> String {
     let out = Command::new(binary())
@@ -88,17 +131,13 @@ fn wait_until(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -
 
 #[test]
 fn a_campaign_calls_everyone_once_across_a_restart_and_records_what_they_chose() {
-    let plans = tempfile::tempdir().unwrap();
-    std::fs::write(plans.path().join("reminder.yaml"), PLAN).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let store = data.path().join("ivr.db").to_string_lossy().into_owned();
-    let csv = plans.path().join("contacts.csv");
     let mut rows = String::from("number,name\n");
     for i in 0..CONTACTS {
         rows.push_str(&format!("+1415555{:04},Person {i}\n", 100 + i));
     }
     rows.push_str("not-a-number,Broken Row\n");
-    std::fs::write(&csv, rows).unwrap();
+    let setup = Setup::new("reminder", PLAN, &rows);
+    let store = &setup.store;
 
     let phone_port = ports::free_sip_port("127.0.0.1");
     let pcaps = std::env::var("SIPP_PCAPS").unwrap_or_else(|_| "/usr/share/sip-tester".into());
@@ -115,26 +154,12 @@ fn a_campaign_calls_everyone_once_across_a_restart_and_records_what_they_chose()
         .timeout(secs(150))
         .spawn();
 
-    let first = engine(plans.path(), data.path(), phone_port);
-    let created = campaign(&[
-        "create",
-        "--name",
+    let first = engine(setup.plans.path(), setup.data.path(), phone_port);
+    let created = setup.create(
         "reminders",
-        "--plan",
         "reminder",
-        "--contacts",
-        &csv.to_string_lossy(),
-        "--rate",
-        "10",
-        "--concurrent",
-        "10",
-        "--window",
-        "00:00-23:59",
-        "--days",
-        "all",
-        "--store",
-        &store,
-    ]);
+        &["--rate", "10", "--concurrent", "10"],
+    );
     assert!(
         created.contains("line 52"),
         "the bad row is reported by line: {created}"
@@ -142,15 +167,12 @@ fn a_campaign_calls_everyone_once_across_a_restart_and_records_what_they_chose()
 
     // Halfway: stop the engine; calls in progress finish, no new ones start.
     wait_until("15 contacts settled", secs(60), || {
-        status(&store)["progress"]["completed"]
-            .as_u64()
-            .unwrap_or(0)
-            >= 15
+        status(store)["progress"]["completed"].as_u64().unwrap_or(0) >= 15
     });
     let mut first = first;
     first.sigterm();
     first.wait_exit(secs(30));
-    let halfway = status(&store);
+    let halfway = status(store);
     let settled = halfway["progress"]["completed"].as_u64().unwrap_or(0);
     assert!(
         (settled as usize) < CONTACTS,
@@ -158,13 +180,13 @@ fn a_campaign_calls_everyone_once_across_a_restart_and_records_what_they_chose()
     );
     drop(first);
 
-    let second = engine(plans.path(), data.path(), phone_port);
+    let second = engine(setup.plans.path(), setup.data.path(), phone_port);
     wait_until("the campaign completes", secs(90), || {
-        status(&store)["state"] == "completed"
+        status(store)["state"] == "completed"
     });
-    let done = status(&store);
+    let done = status(store);
     let followed = campaign(&[
-        "status", "1", "--store", &store, "--format", "json", "--follow",
+        "status", "1", "--store", store, "--format", "json", "--follow",
     ]);
     assert!(
         followed
@@ -180,7 +202,7 @@ fn a_campaign_calls_everyone_once_across_a_restart_and_records_what_they_chose()
     assert_eq!(p["outcomes"]["answered_human"], CONTACTS, "{done}");
 
     let export = campaign(&[
-        "export", "1", "--store", &store, "-o", "-", "--column", "choice", "--column", "outcome",
+        "export", "1", "--store", store, "-o", "-", "--column", "choice", "--column", "outcome",
     ]);
     let mut lines = export.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -229,12 +251,12 @@ fn an_agent_assisted_campaign_dials_only_when_an_agent_is_free() {
     use ivr_proto::v1::agent_event::Event as AgentEv;
     use ivr_proto::v1::AcceptRequest;
 
-    let plans = tempfile::tempdir().unwrap();
-    std::fs::write(plans.path().join("assist.yaml"), ASSIST_PLAN).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let store = data.path().join("ivr.db").to_string_lossy().into_owned();
-    let csv = plans.path().join("contacts.csv");
-    std::fs::write(&csv, "number\n+14155550201\n+14155550202\n").unwrap();
+    let setup = Setup::new(
+        "assist",
+        ASSIST_PLAN,
+        "number\n+14155550201\n+14155550202\n",
+    );
+    let store = &setup.store;
     let callee_port = ports::free_sip_port("127.0.0.1");
     let agent_port = ports::free_sip_port("127.0.0.1");
     let callee = Sipp::new("callee_answers", "127.0.0.1:9".parse().unwrap())
@@ -245,8 +267,8 @@ fn an_agent_assisted_campaign_dials_only_when_an_agent_is_free() {
         .timeout(secs(60))
         .spawn();
     let engine = Engine::start(EngineOptions {
-        plans: Some(plans.path().to_path_buf()),
-        data: Some(data.path().to_path_buf()),
+        plans: Some(setup.plans.path().to_path_buf()),
+        data: Some(setup.data.path().to_path_buf()),
         extra_toml: format!(
             r#"
 {trunk}
@@ -265,27 +287,11 @@ wrap_up = "1s"
         ),
         ..EngineOptions::default()
     });
-    campaign(&[
-        "create",
-        "--name",
+    setup.create(
         "assist",
-        "--plan",
         "assist",
-        "--contacts",
-        &csv.to_string_lossy(),
-        "--queue",
-        "support",
-        "--rate",
-        "10",
-        "--concurrent",
-        "5",
-        "--window",
-        "00:00-23:59",
-        "--days",
-        "all",
-        "--store",
-        &store,
-    ]);
+        &["--queue", "support", "--rate", "10", "--concurrent", "5"],
+    );
     // Nobody is logged in: nobody is called.
     std::thread::sleep(secs(3));
     assert!(
@@ -302,11 +308,7 @@ wrap_up = "1s"
         .timeout(secs(60))
         .spawn();
     let grpc = engine.grpc.expect("the gRPC address");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     rt.block_on(async {
         let contact = format!("sip:ann@127.0.0.1:{agent_port}");
         let (mut desk, mut events) =
@@ -335,7 +337,7 @@ wrap_up = "1s"
         }
     });
     wait_until("the campaign completes", secs(30), || {
-        status(&store)["state"] == "completed"
+        status(store)["state"] == "completed"
     });
     // The second callee was dialled only once the first call had ended.
     let placed: Vec<_> = engine.events_named("outbound");
@@ -350,7 +352,7 @@ wrap_up = "1s"
         "the second call was placed while the only agent was busy:\n{}",
         engine.events_text()
     );
-    let done = status(&store);
+    let done = status(store);
     assert_eq!(done["progress"]["outcomes"]["answered_human"], 2, "{done}");
     drop(callee.wait());
     drop(agent_phone.wait());
@@ -358,33 +360,19 @@ wrap_up = "1s"
 
 #[test]
 fn a_campaign_whose_plan_is_not_loaded_calls_nobody_and_keeps_its_contacts() {
-    let plans = tempfile::tempdir().unwrap();
-    std::fs::write(plans.path().join("reminder.yaml"), PLAN).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let store = data.path().join("ivr.db").to_string_lossy().into_owned();
-    let csv = plans.path().join("contacts.csv");
-    std::fs::write(&csv, "number\n+14155550301\n+14155550302\n").unwrap();
-    let engine = engine(plans.path(), data.path(), ports::free_sip_port("127.0.0.1"));
-    campaign(&[
-        "create",
-        "--name",
-        "typo",
-        "--plan",
-        "remindr",
-        "--contacts",
-        &csv.to_string_lossy(),
-        "--window",
-        "00:00-23:59",
-        "--days",
-        "all",
-        "--store",
-        &store,
-    ]);
+    let setup = Setup::new("reminder", PLAN, "number\n+14155550301\n+14155550302\n");
+    let store = &setup.store;
+    let engine = engine(
+        setup.plans.path(),
+        setup.data.path(),
+        ports::free_sip_port("127.0.0.1"),
+    );
+    setup.create("typo", "remindr", &[]);
     wait_until("the engine names the missing plan", secs(10), || {
         engine.stderr().contains("dial plan is not loaded")
     });
     std::thread::sleep(secs(2));
-    let p = &status(&store)["progress"];
+    let p = &status(store)["progress"];
     assert_eq!(p["attempts"], 0, "{p}");
     assert_eq!(p["pending"], 2, "{p}");
     assert!(engine.events_named("outbound").is_empty());

@@ -228,11 +228,7 @@ fn a_queued_caller_reaches_an_agent_who_sees_the_context_and_hears_them() {
         .spawn();
     let contact = format!("sip:ann@127.0.0.1:{phone_port}");
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     rt.block_on(async {
         let (mut desk, mut events) = log_in(grpc, "ann", ANN, &contact).await;
 
@@ -444,11 +440,7 @@ fn an_unanswered_offer_moves_on_and_pauses_the_agent_and_an_agent_who_hangs_up_e
         .timeout(secs(60))
         .spawn();
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     rt.block_on(async {
         // Ann logs in first (idle longest: offered first) but never answers.
         let (_ann_desk, mut ann) = log_in(grpc, "ann", ANN, "sip:ann@127.0.0.1:9").await;
@@ -557,11 +549,7 @@ fn an_agent_hands_the_caller_straight_to_a_colleague_with_a_note() {
             (port, phone)
         })
         .collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     rt.block_on(async {
         let (mut ann_desk, mut ann) = log_in(
             grpc,

@@ -24,7 +24,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Request, Streaming};
 
-use super::{ms, secs};
+use super::{ms, runtime, secs};
 
 const ADMIN: &str = "admin-token-0123456789";
 
@@ -252,14 +252,6 @@ async fn records(grpc: std::net::SocketAddr, count: usize) -> Vec<CallRecord> {
         }
         tokio::time::sleep(ms(200)).await;
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

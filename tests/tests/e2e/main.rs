@@ -63,6 +63,16 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// The tokio runtime a test drives its gRPC clients on (two workers: event streams and calls
+/// progress while the test awaits).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }

@@ -251,11 +251,7 @@ fn a_supervisor_listens_then_whispers_to_the_agent_then_barges_in_and_stops() {
     );
     let super_contact = format!("sip:sue@127.0.0.1:{super_port}");
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     let call_id = rt.block_on(async {
         let (mut desk, mut events) =
             log_in(grpc, "ann", ANN, &format!("sip:ann@127.0.0.1:{agent_port}")).await;
@@ -532,11 +528,7 @@ fn a_supervisor_who_hangs_up_leaves_the_call_talking_and_the_end_of_the_call_han
     let super_port = ports::free_sip_port("127.0.0.1");
     let super_phone = phone(&engine, super_port, &Offer::new(supervisor.peer.port()));
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     let call_id = rt.block_on(async {
         let (mut desk, mut events) =
             log_in(grpc, "ann", ANN, &format!("sip:ann@127.0.0.1:{agent_port}")).await;

@@ -71,10 +71,7 @@ fn originate(engine: &Engine, to: &str, extra: &[&str]) -> (i32, String) {
 /// The engine's record of the call to `number`, once written.
 fn record(engine: &Engine, number: &str) -> ivr_proto::v1::CallRecord {
     let grpc = engine.grpc.expect("the gRPC address");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     rt.block_on(async {
         let mut admin = AdminServiceClient::connect(format!("http://{grpc}"))
             .await

@@ -111,11 +111,7 @@ fn the_agents_words_from_the_recording_are_scored_after_a_bridged_call() {
     );
     let closing = audio::speech_in(CLOSING, "en-us", 160, scratch.path());
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = super::runtime();
     let call_id = rt.block_on(async {
         let (mut desk, mut events) = log_in(grpc, "ann", ANN, &contact).await;
         let (mut caller, engine_rtp, sipp) = call_and_key(&engine, "4217", 60_000);
