@@ -165,9 +165,6 @@ struct Scorer {
     ptm: *mut Ptm,
     /// From `Arc::into_raw`; released in `free`.
     model: *const Model,
-    /// The library's 8-bit log-add table (`lmath_8b`), followed by zeros: past its end the
-    /// sum of two scores is the larger one.
-    logadd: [u8; LOGADD_LEN],
 }
 
 /// A model's parameters in the layouts the scorer reads: per codebook and feature stream the
@@ -183,6 +180,9 @@ struct Model {
     mean: Vec<f32>,
     var: Vec<f32>,
     mixw: Vec<u8>,
+    /// The library's 8-bit log-add table (`lmath_8b`, the same for every decoder), followed
+    /// by zeros: past its end the sum of two scores is the larger one.
+    logadd: [u8; LOGADD_LEN],
 }
 
 /// The laid-out model of one engine's decoders, made by the first of them (every decoder of
@@ -243,16 +243,11 @@ pub(super) unsafe fn install(ps: *mut ffi::Decoder, shared: &SharedModel) -> boo
             model
         }
     };
-    let mut logadd = [0u8; LOGADD_LEN];
-    let table = &*(*s).lmath_8b;
-    let len = table.table_size as usize;
-    logadd[..len].copy_from_slice(std::slice::from_raw_parts(table.table as *const u8, len));
     let scorer = Box::new(Scorer {
         vt: &FAST_FUNCS,
         frame_idx: (*s).frame_idx,
         ptm: s,
         model: Arc::into_raw(model),
-        logadd,
     });
     (*acmod).mgau = Box::into_raw(scorer) as *mut Ptm;
     true
@@ -342,7 +337,12 @@ impl Model {
             mean: Vec::new(),
             var: Vec::new(),
             mixw: vec![0u8; shape.n_sen * shape.n_feat * nd],
+            logadd: [0u8; LOGADD_LEN],
         };
+        let table = &*(*s).lmath_8b;
+        let len = table.table_size as usize;
+        model.logadd[..len]
+            .copy_from_slice(std::slice::from_raw_parts(table.table as *const u8, len));
         Self::blocks(s, shape, |mean, var| {
             let at = model.mean.len();
             let cols = mean.len() / nd;
@@ -401,7 +401,7 @@ unsafe extern "C" fn frame_eval(
     frame: i32,
     compallsen: i32,
 ) -> c_int {
-    let scorer = &mut *scorer;
+    let scorer = &*scorer;
     let model = &*scorer.model;
     let st = &mut *scorer.ptm;
     let g = &*st.g;
@@ -430,7 +430,7 @@ unsafe extern "C" fn frame_eval(
         count: n_senone_active,
         all: compallsen != 0,
     };
-    senone_eval(scorer, st, model, senone_scores, active);
+    senone_eval(st, model, senone_scores, active);
     0
 }
 
@@ -685,17 +685,11 @@ struct ActiveSenones {
     all: bool,
 }
 
-unsafe fn senone_eval(
-    scorer: &Scorer,
-    s: &mut Ptm,
-    model: &Model,
-    scores: *mut i16,
-    active: ActiveSenones,
-) {
+unsafe fn senone_eval(s: &mut Ptm, model: &Model, scores: *mut i16, active: ActiveSenones) {
     // With the default top-N the sums below unroll into independent chains per stream.
     match s.max_topn {
-        4 => senone_sums(scorer, s, model, scores, active, 4),
-        n => senone_sums(scorer, s, model, scores, active, n as usize),
+        4 => senone_sums(s, model, scores, active, 4),
+        n => senone_sums(s, model, scores, active, n as usize),
     }
 }
 
@@ -703,7 +697,6 @@ unsafe fn senone_eval(
 /// plus its mixture weights, summed over the streams; then all normalised to the best.
 #[inline(always)]
 unsafe fn senone_sums(
-    scorer: &Scorer,
     s: &mut Ptm,
     model: &Model,
     scores: *mut i16,
@@ -720,7 +713,7 @@ unsafe fn senone_sums(
     scores.fill(0);
     let n_feat = model.n_feat;
     let nd = model.n_density;
-    let logadd = &scorer.logadd;
+    let logadd = &model.logadd;
     let count = if all { n_sen } else { n_active.max(0) as usize };
     // The top-N lists are one block, `[codebook][stream][n]` (the library copies them from
     // frame to frame with one memcpy).
@@ -784,11 +777,28 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn the_portable_and_avx_paths_agree_bit_for_bit() {
-        if !avx() {
-            return;
+    /// The C code's scoring of one Gaussian: its dimensions in order, one at a time.
+    fn library_score(
+        det: f32,
+        obs: &[f32],
+        mean: &[f32],
+        var: &[f32],
+        nd: usize,
+        cw: usize,
+    ) -> f32 {
+        let mut d = det;
+        for (j, &o) in obs.iter().enumerate() {
+            let diff = o - mean[j * nd + cw];
+            let sqdiff = diff * diff;
+            let compl = sqdiff * var[j * nd + cw];
+            d -= compl;
         }
+        d
+    }
+
+    #[test]
+    fn codebook_scores_and_candidates_are_the_librarys_bit_for_bit() {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for nd in [8, 128, 100, 256] {
             let len = 13;
             let obs = values(len, 1, false);
@@ -798,22 +808,31 @@ mod tests {
                 .map(|v| v.abs() / 64.0)
                 .collect();
             let det = values(nd, 4, true);
-            let (mut a, mut b) = (det.clone(), det.clone());
-            score(&mut a, &obs, &mean, &var);
-            // SAFETY: avx() said the CPU has AVX.
-            unsafe { score_avx(&mut b, &obs, &mean, &var) };
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&a), bits(&b), "{nd} Gaussians");
+            let want: Vec<f32> = (0..nd)
+                .map(|cw| library_score(det[cw], &obs, &mean, &var, nd, cw))
+                .collect();
+            let mut portable = det.clone();
+            score(&mut portable, &obs, &mean, &var);
+            assert_eq!(bits(&portable), bits(&want), "{nd} Gaussians");
+            if avx() {
+                let mut simd = det.clone();
+                // SAFETY: avx() said the CPU has AVX.
+                unsafe { score_avx(&mut simd, &obs, &mean, &var) };
+                assert_eq!(bits(&simd), bits(&want), "{nd} Gaussians, AVX");
+            }
             for thresh in [-1e9, -3000.0, 0.0, 50.0] {
-                let (mut m1, mut m2) = ([0u64; 4], [0u64; 4]);
-                candidates(&a, thresh, &mut m1);
-                // SAFETY: as above.
-                unsafe { candidates_avx(&a, thresh, &mut m2) };
-                assert_eq!(m1, m2, "{nd} Gaussians, threshold {thresh}");
-                for (k, &x) in a.iter().enumerate() {
+                let mut mask = [0u64; 4];
+                candidates(&want, thresh, &mut mask);
+                for (k, &x) in want.iter().enumerate() {
                     // The library skips a Gaussian when `x < thresh` (false for NaN).
                     let skipped = x.partial_cmp(&thresh) == Some(std::cmp::Ordering::Less);
-                    assert_eq!(m1[k / 64] >> (k % 64) & 1 == 1, !skipped, "{k}");
+                    assert_eq!(mask[k / 64] >> (k % 64) & 1 == 1, !skipped, "{k}");
+                }
+                if avx() {
+                    let mut simd = [0u64; 4];
+                    // SAFETY: as above.
+                    unsafe { candidates_avx(&want, thresh, &mut simd) };
+                    assert_eq!(simd, mask, "{nd} Gaussians, threshold {thresh}, AVX");
                 }
             }
         }
