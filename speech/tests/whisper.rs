@@ -19,19 +19,30 @@ use ivr_speech::whisper::{Whisper, WhisperConfig};
 /// How long one recognition with the tiny model may take, queueing included.
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// Where the tests' files live: inside the target directory, shared by the test processes
+/// (nextest runs each test in its own), so a run leaves one copy of each model and nothing in
+/// the system temp directory.
 fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ivr-whisper-test-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("whisper-test");
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
 
+/// A random-weight model named `name`, written once (to a private file, then renamed into
+/// place, so a process never reads another's half-written copy) and reused after that.
+fn random_model(name: &str, hparams: &Hparams, seed: u64) -> PathBuf {
+    let path = temp_dir().join(name);
+    if !path.exists() {
+        let part = temp_dir().join(format!("{name}.{}.part", std::process::id()));
+        write_random_model(&part, hparams, seed).expect("write model");
+        std::fs::rename(&part, &path).expect("rename model");
+    }
+    path
+}
+
 fn tiny_model() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path = temp_dir().join("ggml-tiny-random.bin");
-        write_random_model(&path, &Hparams::tiny_random(), 42).expect("write model");
-        path
-    })
+    PATH.get_or_init(|| random_model("ggml-tiny-random.bin", &Hparams::tiny_random(), 42))
 }
 
 fn engine() -> &'static Whisper {
@@ -182,10 +193,9 @@ async fn the_pool_stays_usable_after_refusals_cancellations_and_short_utterances
 
 #[test]
 fn an_english_only_model_refuses_other_languages_and_detects_english() {
-    let path = temp_dir().join("ggml-tiny-random.en.bin");
     let mut h = Hparams::tiny_random();
     h.n_vocab = 51864;
-    write_random_model(&path, &h, 3).expect("write");
+    let path = random_model("ggml-tiny-random.en.bin", &h, 3);
     let e = Whisper::open(WhisperConfig::new(&path)).expect("open");
     assert_eq!(e.language_for(&Grammar::dictation("en-GB")), Ok("en"));
     assert_eq!(e.language_for(&Grammar::dictation("")), Ok("en"));
@@ -232,9 +242,11 @@ fn corrupt_and_truncated_models_are_invalid_and_never_reach_whisper_cpp() {
         ("text", b"<html>404 Not Found</html>".to_vec()),
     ];
     for (name, bytes) in cases {
-        let path = temp_dir().join(format!("corrupt-{name}.bin"));
+        let path = temp_dir().join(format!("corrupt-{name}-{}.bin", std::process::id()));
         std::fs::write(&path, bytes).expect("write");
-        match Whisper::open(WhisperConfig::new(&path)) {
+        let opened = Whisper::open(WhisperConfig::new(&path));
+        let _ = std::fs::remove_file(&path);
+        match opened {
             Err(err @ AsrError::ModelInvalid { .. }) => {
                 assert!(
                     err.to_string().contains(&path.display().to_string()),

@@ -639,8 +639,10 @@ impl WorkDir {
         feat: &[(String, String)],
     ) -> Result<WorkDir, AsrError> {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "ivr-pocketsphinx-{}-{}",
+        let temp = std::env::temp_dir();
+        remove_stale_work_dirs(&temp);
+        let dir = temp.join(format!(
+            "{WORK_DIR_PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
@@ -713,6 +715,35 @@ impl WorkDir {
     }
 }
 
+/// Work directories are named `ivr-pocketsphinx-PID-N`.
+const WORK_DIR_PREFIX: &str = "ivr-pocketsphinx-";
+
+/// Removes the work directories of processes that no longer run. An engine removes its own
+/// when dropped, but a process that is killed, or exits with its engine still in use, cannot;
+/// the next engine on the machine tidies up after it. Only where `/proc` shows which processes
+/// run: elsewhere nothing is removed.
+fn remove_stale_work_dirs(temp: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX)) else {
+            continue;
+        };
+        let Some(Ok(pid)) = rest.split('-').next().map(str::parse::<u32>) else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl Drop for WorkDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -755,6 +786,24 @@ mod tests {
             "what's my balance"
         );
         assert_eq!(clean_text(""), "");
+    }
+
+    #[test]
+    fn work_dirs_of_processes_that_no_longer_run_are_removed() {
+        let temp = std::env::temp_dir().join(format!("ivr-ps-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&temp);
+        // Above Linux's largest process id (2^22), so no process has it.
+        let dead = temp.join(format!("{WORK_DIR_PREFIX}4194305-0"));
+        let own = temp.join(format!("{WORK_DIR_PREFIX}{}-7", std::process::id()));
+        let init = temp.join(format!("{WORK_DIR_PREFIX}1-0"));
+        let other = temp.join("ivr-pocketsphinx-notes");
+        for d in [&dead, &own, &init, &other] {
+            std::fs::create_dir_all(d.join("model")).unwrap();
+        }
+        remove_stale_work_dirs(&temp);
+        assert!(!dead.exists());
+        assert!(own.exists() && init.exists() && other.exists());
+        std::fs::remove_dir_all(&temp).unwrap();
     }
 
     #[test]
