@@ -7,17 +7,21 @@
 //! variables for trying settings without rebuilding: `IVR_ASR_ARGS="-topn 6"` (decoder
 //! arguments), `IVR_ASR_FEAT="-upperf 3800"` (acoustic front end, `feat.params`),
 //! `IVR_ASR_FRESH=1` (a new decoder per utterance), `IVR_ASR_FAST=0` (the library's own
-//! acoustic scorer), `IVR_ASR_ALL_VOICES=1` (every paraphrase in
+//! acoustic scorer), `IVR_ASR_NOISE=-45` or `off` (the noise floor added to the audio, in
+//! dBFS), `IVR_ASR_ALL_VOICES=1` (every paraphrase in
 //! every voice: 280 utterances instead of 56, for tuning with less noise; the assertions
 //! below hold for the default of one voice per paraphrase).
 
 mod asr_audio;
 
 use asr_audio::{frames_16k, telephone, Voice, GB_140, GB_170, US_140, US_170, US_NOISY};
+use ivr_dialplans::model::Settings;
 use ivr_dialplans::nlu::fixtures::{specs, FixtureIntent, BANK_EN, DELIVERY_EN};
 use ivr_dialplans::nlu::Matcher;
-use ivr_speech::asr::{Grammar, Recognizer};
-use ivr_speech::pocketsphinx::{IntentGrammar, PocketSphinx, PocketSphinxConfig};
+use ivr_speech::asr::{Grammar, Recognizer, Transcript};
+use ivr_speech::pocketsphinx::{
+    IntentGrammar, PocketSphinx, PocketSphinxConfig, TELEPHONE_CMN_WITHOUT_NOISE_FLOOR,
+};
 
 const BANK: &[(&str, &str)] = &[
     ("I want to check my account balance", "balance"),
@@ -107,6 +111,23 @@ const NEW_DELIVERY: &[(&str, &str)] = &[
     ("where is the driver", "delivery_status"),
 ];
 
+/// Sentences no menu of the bank is about, for how often the recogniser, held to the menu's
+/// vocabulary, makes an intent of them anyway.
+const OUT_OF_DOMAIN: &[&str] = &[
+    "the weather is lovely today",
+    "my grandmother grows tomatoes",
+    "purple elephants dance slowly",
+    "the train was late again",
+    "I like to play football on saturday",
+    "where did you buy those shoes",
+    "the cat is sleeping on the sofa",
+    "we are going to the beach next week",
+    "turn left at the traffic lights",
+    "this soup needs more salt",
+    "the concert was amazing last night",
+    "my brother is learning the guitar",
+];
+
 const VOICES: &[Voice] = &[US_140, GB_170, US_170, GB_140, US_NOISY];
 
 /// Right answers out of the utterances of one group.
@@ -154,6 +175,19 @@ struct Score {
     wrong: Vec<String>,
 }
 
+/// A menu of `intents` as a call's `listen` has it: the dial plan's matcher, and the recogniser's
+/// grammar of the intents' examples.
+fn menu(intents: &[FixtureIntent]) -> (Matcher, Grammar) {
+    let phrases: Vec<&str> = intents
+        .iter()
+        .flat_map(|i| i.examples.iter().copied())
+        .collect();
+    (
+        Matcher::new("en-US", &specs(intents)),
+        Grammar::phrases("en-US", &phrases),
+    )
+}
+
 fn score(
     engine: &PocketSphinx,
     intents: &[FixtureIntent],
@@ -161,27 +195,9 @@ fn score(
     offset: usize,
     s: &mut Score,
 ) {
-    let matcher = Matcher::new("en-US", &specs(intents));
-    let phrases: Vec<&str> = intents
-        .iter()
-        .flat_map(|i| i.examples.iter().copied())
-        .collect();
-    let grammar = Grammar::phrases("en-US", &phrases);
-    // IVR_ASR_ALL_VOICES=1: every paraphrase in every voice (five times the utterances).
-    let all = std::env::var("IVR_ASR_ALL_VOICES").is_ok();
-    let spoken = set.iter().enumerate().flat_map(|(i, item)| {
-        let one = std::iter::once(VOICES[(i + offset) % VOICES.len()]);
-        let every = VOICES.iter().copied();
-        let voices: Vec<Voice> = if all { every.collect() } else { one.collect() };
-        voices.into_iter().map(move |v| (item, v))
-    });
-    for ((said, intent), voice) in spoken {
-        let audio = telephone(said, voice);
-        let mut stream = engine.open(&grammar).expect("open");
-        for f in frames_16k(&audio) {
-            stream.push(&f).expect("push");
-        }
-        let t = stream.finish().expect("finish");
+    let (matcher, grammar) = menu(intents);
+    for ((said, intent), voice) in spoken(set, offset) {
+        let t = hear(engine, &grammar, said, voice);
         let best = matcher.rank(&t.text, None).best.map(|b| b.intent);
         let right = best.as_deref() == Some(*intent);
         s.whole.add(right);
@@ -197,6 +213,30 @@ fn score(
             ));
         }
     }
+}
+
+/// Each item of `set` with the voice that says it: one voice per item, taking turns from the
+/// `offset`-th, or every voice with `IVR_ASR_ALL_VOICES=1` (five times the utterances).
+fn spoken<T>(set: &[T], offset: usize) -> impl Iterator<Item = (&T, Voice)> {
+    let all = std::env::var("IVR_ASR_ALL_VOICES").is_ok();
+    set.iter().enumerate().flat_map(move |(i, item)| {
+        let voices: Vec<Voice> = if all {
+            VOICES.to_vec()
+        } else {
+            vec![VOICES[(i + offset) % VOICES.len()]]
+        };
+        voices.into_iter().map(move |v| (item, v))
+    })
+}
+
+/// What `engine` hears of `said` in `voice` over the telephone, with `grammar`.
+fn hear(engine: &PocketSphinx, grammar: &Grammar, said: &str, voice: Voice) -> Transcript {
+    let audio = telephone(said, voice);
+    let mut stream = engine.open(grammar).expect("open");
+    for f in frames_16k(&audio) {
+        stream.push(&f).expect("push");
+    }
+    stream.finish().expect("finish")
 }
 
 /// Scores the bank and delivery sets (`bank`, `delivery`) and prints the figures.
@@ -250,6 +290,13 @@ fn configured() -> PocketSphinxConfig {
     if std::env::var("IVR_ASR_FAST").as_deref() == Ok("0") {
         config.fast_scoring = false;
     }
+    // IVR_ASR_NOISE=-45 (dBFS) or off.
+    if let Ok(level) = std::env::var("IVR_ASR_NOISE") {
+        config.noise_floor_dbfs = level.parse().ok();
+        if config.noise_floor_dbfs.is_none() {
+            config.cmn_init = Some(TELEPHONE_CMN_WITHOUT_NOISE_FLOOR.into());
+        }
+    }
     config
 }
 
@@ -273,12 +320,53 @@ fn spoken_paraphrases_reach_the_right_intent_at_the_measured_rate() {
     }
     let config = configured();
     let accuracy = run(config, "bigram over the phrases (default)");
-    // Measured 87.5% (49/56; 83.9% before the bigram discount went from 0.2 to 0.1); the goal
-    // is 90%. This floor (two utterances below) catches regressions.
+    // Measured 91.1% (51/56; 87.5% without the noise floor, 83.9% before the bigram discount
+    // went from 0.2 to 0.1). The result is the same on every machine (the scorer is
+    // bit-exact, the noise seeded), so the floor is the goal itself: 90%.
     assert!(
-        accuracy >= 0.83,
-        "top-1 accuracy {:.1}% < 83%",
+        accuracy >= 0.90,
+        "top-1 accuracy {:.1}% < 90%",
         accuracy * 100.0
+    );
+}
+
+#[test]
+fn out_of_domain_speech_is_mostly_not_taken_for_an_intent() {
+    let engine = PocketSphinx::open(configured()).expect("model installed");
+    let (matcher, grammar) = menu(BANK_EN);
+    // What a `listen` does with the match: take it, ask "did you mean …?", or not match.
+    let settings = Settings::default();
+    let (mut taken, mut asked, mut unmatched) = (0, 0, 0);
+    for (said, voice) in spoken(OUT_OF_DOMAIN, 0) {
+        assert_not_an_example(said);
+        let t = hear(&engine, &grammar, said, voice);
+        let best = matcher.rank(&t.text, None).best;
+        let confidence = best.as_ref().map_or(0.0, |b| b.confidence as f64);
+        if confidence >= settings.confirm_threshold {
+            taken += 1;
+            println!(
+                "  taken: {said:?} ({} {}) heard {:?} -> {:?} {confidence:.2}",
+                voice.name,
+                voice.speed,
+                t.text,
+                best.map(|b| b.intent)
+            );
+        } else if confidence >= settings.intent_threshold {
+            asked += 1;
+        } else {
+            unmatched += 1;
+        }
+    }
+    let total = taken + asked + unmatched;
+    println!(
+        "out of domain: {total} utterances, taken for an intent {taken}, \
+         \"did you mean\" {asked}, no match {unmatched}"
+    );
+    // Measured 2 of 12 taken (15 of 60 in every voice; 5 of 12 and 19 of 60 without the noise
+    // floor).
+    assert!(
+        taken * 3 <= total,
+        "{taken} of {total} out-of-domain utterances taken for an intent"
     );
 }
 
@@ -291,7 +379,7 @@ fn whole_phrases_without_the_word_loop_for_comparison() {
         },
         "whole phrases only",
     );
-    // Measured 37.5%: callers' paraphrases mostly have no path through whole phrases.
+    // Measured 46.4%: callers' paraphrases mostly have no path through whole phrases.
     assert!(
         accuracy < 0.6,
         "whole phrases now reach {:.1}%; revisit the default",
@@ -308,7 +396,7 @@ fn phrases_or_a_word_loop_for_comparison() {
         },
         "whole phrases or a word loop",
     );
-    // Measured 48.2%: the free loop inserts short words.
+    // Measured 58.9%: the free loop inserts short words.
     assert!(
         accuracy < 0.8,
         "the word loop now reaches {:.1}%; revisit the default",
@@ -331,10 +419,11 @@ fn paraphrases_not_used_for_tuning_reach_the_right_intent_at_the_measured_rate()
         NEW_BANK,
         NEW_DELIVERY,
     );
-    // Measured 77.8% (14/18), the same with the old and the new bigram discount.
+    // Measured 83.3% (15/18; 77.8% without the noise floor, the same with the old and the new
+    // bigram discount). The floor is one utterance below.
     assert!(
-        s.whole.rate() >= 0.72,
-        "top-1 accuracy {:.1}% < 72%",
+        s.whole.rate() >= 0.77,
+        "top-1 accuracy {:.1}% < 77%",
         s.whole.rate() * 100.0
     );
 }

@@ -93,6 +93,11 @@ pub struct PocketSphinxConfig {
     /// results, about twice the streams per core; see `fast_ptm.rs`) when the model is a
     /// phonetically-tied-mixture one, as Debian's `en-us` is.
     pub fast_scoring: bool,
+    /// Level of the white noise added to the audio the decoder hears, in dB below full scale
+    /// (`None`: none). Telephone audio has digital silence between words and nothing above
+    /// 4 kHz, where the wideband model expects a noise floor; a faint floor puts it back
+    /// (see the module documentation).
+    pub noise_floor_dbfs: Option<f32>,
 }
 
 impl Default for PocketSphinxConfig {
@@ -109,9 +114,14 @@ impl Default for PocketSphinxConfig {
             max_idle_decoders: 256,
             extra_args: Vec::new(),
             fast_scoring: true,
+            noise_floor_dbfs: Some(NOISE_FLOOR_DBFS),
         }
     }
 }
+
+/// The default noise floor: -50 dBFS, an RMS of about 100 in 16-bit samples (see
+/// docs/BENCHMARKS.md, "Tuning the recogniser for intents").
+pub const NOISE_FLOOR_DBFS: f32 = -50.0;
 
 /// How intent phrases become a search (compared in `tests/asr_accuracy.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,9 +162,15 @@ enum CompiledSearch {
     Arpa(String),
 }
 
-/// The cepstral mean of telephone-band speech (8 kHz µ-law upsampled to 16 kHz) under the
-/// `en-us` front end, measured over 64 utterances in four voices at two speeds.
+/// The cepstral mean of telephone-band speech (8 kHz µ-law upsampled to 16 kHz, with the
+/// default noise floor) under the `en-us` front end, measured over 48 utterances in four voices
+/// at two speeds by `cargo run -p ivr-speech --release --example telephone_cmn`.
 pub const TELEPHONE_CMN: &str =
+    "61.48,-4.77,-3.35,17.31,-5.58,-6.98,2.28,-16.61,-1.56,-5.84,-0.77,0.41,-7.36";
+
+/// The same without the noise floor (`noise_floor_dbfs: None`; the example's
+/// `--no-noise-floor`).
+pub const TELEPHONE_CMN_WITHOUT_NOISE_FLOOR: &str =
     "49.67,24.06,-34.35,45.71,-27.30,-3.34,5.77,-34.14,20.17,-9.15,-2.81,8.48,-14.09";
 
 /// Confidence factor for results that are not a whole phrase of the grammar.
@@ -521,6 +537,7 @@ impl Recognizer for PocketSphinx {
             decoder: Some(d),
             in_utterance: true,
             phrases,
+            noise: inner.config.noise_floor_dbfs.map(NoiseFloor::new),
         }))
     }
 }
@@ -532,6 +549,45 @@ struct PsStream {
     in_utterance: bool,
     /// The compiled intent grammar, to tell whole-phrase results from word-loop ones.
     phrases: Option<Arc<Compiled>>,
+    /// Noise added to the audio before the decoder hears it.
+    noise: Option<NoiseFloor>,
+}
+
+/// Faint white noise for the decoder's input (`PocketSphinxConfig::noise_floor_dbfs`), from a
+/// generator seeded the same way for every utterance, so the same audio is always heard the
+/// same way.
+struct NoiseFloor {
+    /// Standard deviation in 16-bit sample units.
+    sigma: f32,
+    /// xorshift64 state.
+    state: u64,
+}
+
+impl NoiseFloor {
+    const SEED: u64 = 0x2545_F491_4F6C_DD1D;
+
+    fn new(dbfs: f32) -> NoiseFloor {
+        NoiseFloor {
+            sigma: 32768.0 * 10f32.powf(dbfs / 20.0),
+            state: Self::SEED,
+        }
+    }
+
+    /// Adds the noise to `samples`, saturating.
+    fn add(&mut self, samples: &mut [i16]) {
+        // The sum of four uniform values in [-0.5, 0.5) has variance 4/12: close to Gaussian.
+        let scale = self.sigma / (4.0f32 / 12.0).sqrt();
+        for s in samples {
+            let mut acc = 0.0f32;
+            for _ in 0..4 {
+                self.state ^= self.state << 13;
+                self.state ^= self.state >> 7;
+                self.state ^= self.state << 17;
+                acc += (self.state >> 40) as f32 / (1u32 << 24) as f32 - 0.5;
+            }
+            *s = (*s as f32 + acc * scale).clamp(-32768.0, 32767.0) as i16;
+        }
+    }
 }
 
 impl RecognizerStream for PsStream {
@@ -540,7 +596,14 @@ impl RecognizerStream for PsStream {
         if !self.in_utterance {
             return Err(AsrError::Closed);
         }
-        d.decoder.process(frame.samples())
+        match &mut self.noise {
+            Some(noise) => {
+                let mut noisy = *frame;
+                noise.add(noisy.samples_mut());
+                d.decoder.process(noisy.samples())
+            }
+            None => d.decoder.process(frame.samples()),
+        }
     }
 
     fn partial(&mut self) -> Option<Transcript> {
@@ -786,6 +849,26 @@ mod tests {
             "what's my balance"
         );
         assert_eq!(clean_text(""), "");
+    }
+
+    #[test]
+    fn the_noise_floor_has_its_level_and_is_the_same_for_every_utterance() {
+        let mut a = NoiseFloor::new(-50.0);
+        let mut samples = vec![0i16; 16_000];
+        a.add(&mut samples);
+        let rms = (samples.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / samples.len() as f64)
+            .sqrt();
+        let dbfs = 20.0 * (rms / 32768.0).log10();
+        assert!((dbfs + 50.0).abs() < 0.2, "{dbfs:.2} dBFS");
+        let mean = samples.iter().map(|&s| s as f64).sum::<f64>() / samples.len() as f64;
+        assert!(mean.abs() < 2.0, "mean {mean}");
+        // A new utterance hears the same noise; loud samples saturate instead of wrapping.
+        let mut again = vec![0i16; 16_000];
+        NoiseFloor::new(-50.0).add(&mut again);
+        assert_eq!(samples, again);
+        let mut loud = vec![i16::MAX; 1000];
+        NoiseFloor::new(-50.0).add(&mut loud);
+        assert!(loud.iter().all(|&s| s > 32000));
     }
 
     #[test]

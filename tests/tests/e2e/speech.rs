@@ -256,11 +256,13 @@ fn a_caller_the_plan_cannot_understand_reaches_a_person_after_two_tries() {
     let mut caller = Caller::call(&engine, secs(90));
     // The caller talks about something else; when the engine guesses ("did you mean …?"), they
     // say no. The plan must give up on them and hand them over, not loop.
+    // (Sentences the recogniser, held to the bank's vocabulary, maps to no intent with
+    // confidence in any test voice: see the out-of-domain set in speech/tests/asr_accuracy.rs.)
     let nonsense = [
         "the weather is lovely today",
-        "my grandmother grows tomatoes",
-        "purple elephants dance slowly",
+        "the cat is sleeping on the sofa",
         "the train was late again",
+        "we are going to the beach next week",
     ];
     for said in nonsense {
         caller.hear_out();
