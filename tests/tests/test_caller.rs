@@ -127,8 +127,10 @@ fn keys_take_the_caller_to_the_account_prompt_and_the_call_record_shows_the_path
         "{}",
         shown(&out)
     );
+    // Dictation over the telephone band may miss the first word ("will come" for "welcome");
+    // the welcome's content words are what tell it from the other prompts.
     assert!(
-        heard[0].1.starts_with("ivr: welcome"),
+        heard[0].1.contains("bank") && heard[0].1.contains("balance"),
         "the welcome was not heard as such:\n{}",
         shown(&out)
     );

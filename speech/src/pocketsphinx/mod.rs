@@ -701,6 +701,9 @@ struct WorkDir {
     dir: PathBuf,
     /// The acoustic model directory decoders load.
     hmm: PathBuf,
+    /// `LOCK_FILE`, locked while the engine lives (the lock goes with the process, however it
+    /// ends), so other engines can tell a folder in use from a forgotten one.
+    _lock: std::fs::File,
 }
 
 impl WorkDir {
@@ -711,7 +714,7 @@ impl WorkDir {
     ) -> Result<WorkDir, AsrError> {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let temp = std::env::temp_dir();
-        remove_stale_work_dirs(&temp);
+        remove_forgotten_work_dirs(&temp);
         let dir = temp.join(format!(
             "{WORK_DIR_PREFIX}{}-{}",
             std::process::id(),
@@ -721,9 +724,15 @@ impl WorkDir {
             |e: std::io::Error| AsrError::Engine(format!("cannot prepare {}: {e}", dir.display()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(io)?;
+        // Locked before it takes its name, so no other engine ever finds it unlocked.
+        let pending = dir.join(format!("{LOCK_FILE}.new"));
+        let lock = std::fs::File::create(&pending).map_err(io)?;
+        lock.lock().map_err(io)?;
+        std::fs::rename(&pending, dir.join(LOCK_FILE)).map_err(io)?;
         let mut work = WorkDir {
             dir: dir.clone(),
             hmm: hmm.to_path_buf(),
+            _lock: lock,
         };
         if cmn.is_none() && feat.is_empty() {
             return Ok(work);
@@ -789,27 +798,26 @@ impl WorkDir {
 /// Work directories are named `ivr-pocketsphinx-PID-N`.
 const WORK_DIR_PREFIX: &str = "ivr-pocketsphinx-";
 
-/// Removes the work directories of processes that no longer run. An engine removes its own
-/// when dropped, but a process that is killed, or exits with its engine still in use, cannot;
-/// the next engine on the machine tidies up after it. Only where `/proc` shows which processes
-/// run: elsewhere nothing is removed.
-fn remove_stale_work_dirs(temp: &Path) {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return;
-    }
+/// The lock file in a work directory.
+const LOCK_FILE: &str = ".lock";
+
+/// Removes the work directories no engine holds any more. An engine removes its own when
+/// dropped, but a process that is killed, or exits with its engine still in use, cannot; the
+/// next engine on the machine tidies up after it. A directory is forgotten when its lock file
+/// can be locked: the lock of a running engine holds whatever its process id namespace, and a
+/// directory without a lock file is left alone.
+fn remove_forgotten_work_dirs(temp: &Path) {
     let Ok(entries) = std::fs::read_dir(temp) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX)) else {
-            continue;
-        };
-        let Some(Ok(pid)) = rest.split('-').next().map(str::parse::<u32>) else {
-            continue;
-        };
-        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+        let forgotten = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(WORK_DIR_PREFIX))
+            && std::fs::File::open(entry.path().join(LOCK_FILE))
+                .is_ok_and(|f| f.try_lock().is_ok());
+        if forgotten {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -880,20 +888,27 @@ mod tests {
     }
 
     #[test]
-    fn work_dirs_of_processes_that_no_longer_run_are_removed() {
+    fn forgotten_work_dirs_are_removed_and_those_in_use_kept() {
         let temp = std::env::temp_dir().join(format!("ivr-ps-sweep-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&temp);
-        // Above Linux's largest process id (2^22), so no process has it.
-        let dead = temp.join(format!("{WORK_DIR_PREFIX}4194305-0"));
-        let own = temp.join(format!("{WORK_DIR_PREFIX}{}-7", std::process::id()));
-        let init = temp.join(format!("{WORK_DIR_PREFIX}1-0"));
-        let other = temp.join("ivr-pocketsphinx-notes");
-        for d in [&dead, &own, &init, &other] {
+        let forgotten = temp.join(format!("{WORK_DIR_PREFIX}1-0"));
+        let in_use = temp.join(format!("{WORK_DIR_PREFIX}2-0"));
+        let unlocked = temp.join(format!("{WORK_DIR_PREFIX}3-0"));
+        let other = temp.join("ivr-notes");
+        for d in [&forgotten, &in_use, &unlocked, &other] {
             std::fs::create_dir_all(d.join("model")).unwrap();
         }
-        remove_stale_work_dirs(&temp);
-        assert!(!dead.exists());
-        assert!(own.exists() && init.exists() && other.exists());
+        std::fs::write(forgotten.join(LOCK_FILE), "").unwrap();
+        std::fs::write(other.join(LOCK_FILE), "").unwrap();
+        // Another open file description holds the lock, as another engine's would.
+        let held = std::fs::File::create(in_use.join(LOCK_FILE)).unwrap();
+        held.lock().unwrap();
+        remove_forgotten_work_dirs(&temp);
+        assert!(!forgotten.exists());
+        assert!(in_use.exists() && unlocked.exists() && other.exists());
+        drop(held);
+        remove_forgotten_work_dirs(&temp);
+        assert!(!in_use.exists());
         std::fs::remove_dir_all(&temp).unwrap();
     }
 
