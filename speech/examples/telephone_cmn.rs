@@ -30,7 +30,7 @@ const SENTENCES: &[&str] = &[
     "the children are playing in the garden",
 ];
 
-fn main() {
+fn main() -> Result<(), String> {
     let noise_floor = !std::env::args().any(|a| a == "--no-noise-floor");
     let log = std::env::temp_dir().join(format!("ivr-cmn-{}.log", std::process::id()));
     let engine = PocketSphinx::open(PocketSphinxConfig {
@@ -42,21 +42,23 @@ fn main() {
             .filter(|_| noise_floor),
         ..PocketSphinxConfig::default()
     })
-    .expect("model installed");
+    .map_err(|e| format!("cannot open PocketSphinx: {e}"))?;
     let (grammar, _) = bank_grammars();
     let mut utterances = 0;
     for voice in [US_140, US_170, GB_140, GB_170] {
         for said in SENTENCES {
-            let mut stream = engine.open(&grammar).expect("open");
+            let fail = |e: ivr_speech::asr::AsrError| format!("{said:?} in {}: {e}", voice.name);
+            let mut stream = engine.open(&grammar).map_err(fail)?;
             for f in frames_16k(&telephone(said, voice)) {
-                stream.push(&f).expect("push");
+                stream.push(&f).map_err(fail)?;
             }
-            stream.finish().expect("finish");
+            stream.finish().map_err(fail)?;
             utterances += 1;
         }
     }
     drop(engine);
-    let text = std::fs::read_to_string(&log).expect("the library's log");
+    let text = std::fs::read_to_string(&log)
+        .map_err(|e| format!("cannot read the library's log {}: {e}", log.display()))?;
     let _ = std::fs::remove_file(&log);
     // "cmn_live.c(138): Update to   < 60.93 -5.76 ... >": the mean after an utterance.
     let updates: Vec<Vec<f64>> = text
@@ -71,7 +73,9 @@ fn main() {
             (v.len() == 13).then_some(v)
         })
         .collect();
-    assert!(!updates.is_empty(), "no cepstral mean in the library's log");
+    if updates.is_empty() {
+        return Err("no cepstral mean in the library's log".into());
+    }
     // The mean over the second half: by then the estimate no longer remembers the start value.
     let settled = &updates[updates.len() / 2..];
     let mean: Vec<String> = (0..13)
@@ -86,4 +90,5 @@ fn main() {
     );
     println!("measured:  {}", mean.join(","));
     println!("in use:    {TELEPHONE_CMN}");
+    Ok(())
 }
